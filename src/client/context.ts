@@ -1,0 +1,9 @@
+import type * as vscode from 'vscode';
+import type { HostClient } from './hostClient';
+
+/** What every feature gets: the extension context, the model host and the log. */
+export interface Context {
+  extension: vscode.ExtensionContext;
+  host: HostClient;
+  log: vscode.LogOutputChannel;
+}

@@ -1,0 +1,55 @@
+// One typed getter per setting, read where used; defaults live in package.json only.
+import * as vscode from 'vscode';
+import { headRoles, type Dtype, type HeadRole, type HostSettings } from '../protocol';
+
+const section = 'gpt2Heads';
+
+function config(resource?: vscode.Uri): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration(section, resource);
+}
+
+/**
+ * Model paths may name local folders; in an untrusted workspace only the user's own settings
+ * count (package.json lists these keys under restrictedConfigurations; VS Code already ignores
+ * the workspace values there — reading `globalValue` makes that explicit here too).
+ */
+export function modelSource(role: HeadRole): string {
+  const key = `${role}.model`;
+  if (!vscode.workspace.isTrusted) {
+    const inspected = config().inspect<string>(key);
+    return (inspected?.globalValue ?? inspected?.defaultValue ?? '').trim();
+  }
+  return (config().get<string>(key) ?? '').trim();
+}
+
+export const settings = {
+  offline: () => config().get<boolean>('offline') === true,
+  dtype: () => config().get<Dtype>('dtype') ?? 'auto',
+  threads: () => config().get<number>('threads') ?? 0,
+  cacheDirectory: () => (config().get<string>('cacheDirectory') ?? '').trim(),
+  maxDocumentChars: () => config().get<number>('maxDocumentChars') ?? 500000,
+  languages: () => config().get<string[]>('languages') ?? [],
+  maxNewTokens: () => config().get<number>('generation.maxNewTokens') ?? 32,
+};
+
+/** Settings whose change the host must hear about (it reloads the affected models). */
+export const hostSettingKeys = [
+  ...headRoles.map((role) => `${section}.${role}.model`),
+  `${section}.offline`,
+  `${section}.dtype`,
+  `${section}.threads`,
+  `${section}.cacheDirectory`,
+];
+
+export function hostSettings(globalStorage: vscode.Uri): HostSettings {
+  return {
+    models: Object.fromEntries(headRoles.map((role) => [role, modelSource(role)])) as Record<
+      HeadRole,
+      string
+    >,
+    offline: settings.offline(),
+    cacheDir: settings.cacheDirectory() || vscode.Uri.joinPath(globalStorage, 'models').fsPath,
+    dtype: settings.dtype(),
+    threads: settings.threads(),
+  };
+}

@@ -1,0 +1,79 @@
+// The model host: a Node process the extension starts on first use, speaking LSP over IPC.
+// It can also be forked by tests and benchmarks; nothing here imports `vscode`.
+import {
+  createConnection,
+  LSPErrorCodes,
+  ProposedFeatures,
+  ResponseError,
+  type CancellationToken,
+} from 'vscode-languageserver/node';
+import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
+import { CancelledError, HostError } from './errors';
+import { generate } from './lm';
+import { ModelRegistry } from './registry';
+
+const connection = createConnection(ProposedFeatures.all);
+const started = Date.now();
+let registry: ModelRegistry | undefined;
+
+function models(): ModelRegistry {
+  if (!registry) throw new ResponseError(errorCodes.badInput, 'The model host is not initialised.');
+  return registry;
+}
+
+/** Runs a request handler and turns failures into errors the client can show as they are. */
+async function answer<T>(
+  method: string,
+  token: CancellationToken,
+  work: () => Promise<T>,
+): Promise<T | ResponseError<void>> {
+  try {
+    const result = await work();
+    if (token.isCancellationRequested) throw new CancelledError();
+    return result;
+  } catch (error) {
+    if (error instanceof CancelledError || token.isCancellationRequested) {
+      return new ResponseError<void>(LSPErrorCodes.RequestCancelled, 'The request was cancelled.');
+    }
+    if (error instanceof HostError) {
+      connection.console.error(`${method}: ${error.message}`);
+      return new ResponseError<void>(error.code, error.message);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    connection.console.error(`${method} failed: ${error instanceof Error ? error.stack : message}`);
+    return new ResponseError<void>(errorCodes.modelLoadFailed, `The model host failed: ${message}`);
+  }
+}
+
+connection.onInitialize((params) => {
+  const settings = params.initializationOptions as HostSettings;
+  registry = new ModelRegistry(settings, (progress) =>
+    connection.sendNotification(methods.loadProgress, progress),
+  );
+  return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host' } };
+});
+
+connection.onNotification(methods.configure, (settings) => models().configure(settings));
+connection.onNotification(methods.cancelLoad, ({ source }) => models().cancelLoad(source));
+
+connection.onRequest(methods.status, () => ({
+  models: models().status(),
+  pid: process.pid,
+  rssBytes: process.memoryUsage().rss,
+  uptimeMs: Date.now() - started,
+}));
+
+connection.onRequest(methods.generate, (params, token) =>
+  answer(methods.generate.method, token, () =>
+    models().use('lm', (model) =>
+      generate(model, params, token, (text) => {
+        if (params.partialResultToken !== undefined) {
+          void connection.sendProgress(generateChunk, params.partialResultToken, { text });
+        }
+      }),
+    ),
+  ),
+);
+
+connection.onShutdown(() => registry?.dispose());
+connection.listen();

@@ -1,0 +1,135 @@
+// Every message between the extension (client) and the model host (server), declared once.
+// Both sides import this file; neither writes a method name inline.
+import {
+  NotificationType,
+  type PartialResultParams,
+  ProgressType,
+  ProtocolRequestType,
+  RequestType0,
+} from 'vscode-languageserver-protocol';
+
+/** The heads a user can point at a model, one setting each (`gpt2Heads.<role>.model`). */
+export const headRoles = ['lm', 'ner', 'pos', 'classification', 'qa', 'multipleChoice'] as const;
+export type HeadRole = (typeof headRoles)[number];
+
+export type Dtype = 'auto' | 'fp32' | 'q8';
+
+/** What the host needs to know of the user's settings; sent on start and on every change. */
+export interface HostSettings {
+  /** Model source per head: a local folder or a Hugging Face Hub id; '' = not configured. */
+  models: Record<HeadRole, string>;
+  /** Never touch the network: Hub ids must already be in the cache. */
+  offline: boolean;
+  /** Where downloads and converted (safetensors → ONNX) models are cached. */
+  cacheDir: string;
+  dtype: Dtype;
+  /** onnxruntime intra-op threads; 0 = automatic. */
+  threads: number;
+}
+
+export type ModelState = 'loading' | 'ready' | 'error';
+
+export interface ModelInfo {
+  source: string;
+  roles: HeadRole[];
+  state: ModelState;
+  architecture?: string;
+  /** 'onnx' for an ONNX export, 'safetensors' for a checkpoint the host converted. */
+  format?: 'onnx' | 'safetensors';
+  dtype?: 'fp32' | 'q8';
+  labels?: string[];
+  contextLength?: number;
+  parameterCount?: number;
+  fileBytes?: number;
+  loadMs?: number;
+  folder?: string;
+  error?: string;
+}
+
+export interface HostStatus {
+  models: ModelInfo[];
+  pid: number;
+  rssBytes: number;
+  uptimeMs: number;
+}
+
+/** Options of Hugging Face's generate(); unset ones come from the model's generation_config.json. */
+export interface GenerationOptions {
+  max_new_tokens?: number;
+  do_sample?: boolean;
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  repetition_penalty?: number;
+  /** Stop once the generated text contains one of these strings (HF's stop_strings). */
+  stop_strings?: string[];
+  /** Seed for reproducible sampling. */
+  seed?: number;
+}
+
+export interface GenerateParams extends PartialResultParams {
+  prompt: string;
+  options: GenerationOptions;
+  /** Reuse the KV cache of the previous request's longest common token prefix. */
+  reuseCache?: boolean;
+}
+
+export type FinishReason = 'length' | 'eos' | 'stop_string' | 'context_full' | 'cancelled';
+
+export interface GenerateResult {
+  /** Prompt followed by the new text, as HF's text-generation pipeline returns it. */
+  generated_text: string;
+  new_text: string;
+  new_token_ids: number[];
+  finish_reason: FinishReason;
+  /** Prompt tokens whose keys and values came from the cache rather than a forward pass. */
+  reused_tokens: number;
+  prompt_tokens: number;
+}
+
+/** Streamed pieces of the new text, sent as partial results of a generate request. */
+export interface GenerateChunk {
+  text: string;
+}
+export const generateChunk = new ProgressType<GenerateChunk>();
+
+/** A model file is being fetched or a model is being loaded or converted. */
+export interface LoadProgress {
+  source: string;
+  message: string;
+  /** 0–100 when known. */
+  percent?: number;
+  done?: boolean;
+}
+
+export interface ModelFailure {
+  source: string;
+  roles: HeadRole[];
+  message: string;
+}
+
+export const methods = {
+  /** client → host: the settings changed (also sent right after start). */
+  configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
+  /** client → host: every loaded model with its facts, for "Show Model Status". */
+  status: new RequestType0<HostStatus, void>('gpt2Heads/status'),
+  /** client → host: the LM continues a prompt. Streams GenerateChunk partial results. */
+  generate: new ProtocolRequestType<GenerateParams, GenerateResult, GenerateChunk, void, void>(
+    'gpt2Heads/generate',
+  ),
+  /** host → client: download / conversion / load progress, for a progress notification. */
+  loadProgress: new NotificationType<LoadProgress>('gpt2Heads/loadProgress'),
+  /** host → client: a model failed to load, with a message the user can act on. */
+  modelFailed: new NotificationType<ModelFailure>('gpt2Heads/modelFailed'),
+  /** client → host: stop loading or downloading this source. */
+  cancelLoad: new NotificationType<{ source: string }>('gpt2Heads/cancelLoad'),
+};
+
+/** Error codes the host puts on failed requests, so the client can offer the right action. */
+export const errorCodes = {
+  modelNotConfigured: 1001,
+  modelLoadFailed: 1002,
+  offlineMissingModel: 1003,
+  badInput: 1004,
+  cancelled: -32800,
+} as const;

@@ -1,0 +1,292 @@
+// What the integration tests and the `npm start` demo share: a scratch profile with our
+// settings, a copy of the sample workspace, and one code-server process driven by Chromium.
+// code-server rejects --extensionDevelopmentPath; its workbench reads the same options
+// from a `payload` query parameter, as VS Code's own browser integration tests do.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { findRepoRoot, installCodeServer } from '../../scripts/installCodeServer';
+
+export const repoRoot = findRepoRoot(__dirname);
+export const fixturesDir = resolve(repoRoot, '..', 'shared', 'fixtures');
+export const sampleWorkspace = join(repoRoot, 'test', 'fixtures', 'workspace');
+
+/** One model folder per head, keyed like the `gpt2Heads.<head>.model` settings. */
+export interface ModelFolders {
+  lm: string;
+  ner: string;
+  pos: string;
+  classification: string;
+  qa: string;
+  multipleChoice: string;
+}
+
+/** The tiny reference models in ../shared/fixtures. */
+export function testModels(): ModelFolders {
+  const folders: ModelFolders = {
+    lm: join(fixturesDir, 'gpt2-tiny-lm'),
+    ner: join(fixturesDir, 'gpt2-tiny-ner'),
+    pos: join(fixturesDir, 'gpt2-tiny-pos'),
+    classification: join(fixturesDir, 'gpt2-tiny-sentiment'),
+    qa: join(fixturesDir, 'gpt2-tiny-qa'),
+    multipleChoice: join(fixturesDir, 'gpt2-tiny-double-heads'),
+  };
+  const missing = Object.values(folders).filter((folder) => !existsSync(folder));
+  if (missing.length > 0) throw new Error(`model fixtures missing: ${missing.join(', ')}`);
+  return folders;
+}
+
+// A workbench with nothing in the way: no welcome page, walkthroughs, trust prompts,
+// telemetry, update or extension-recommendation notifications.
+const quietSettings = {
+  'workbench.startupEditor': 'none',
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'security.workspace.trust.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'git.enabled': false,
+  'window.restoreWindows': 'none',
+  'files.hotExit': 'off',
+  'chat.commandCenter.enabled': false,
+  'chat.disableAIFeatures': true,
+};
+
+export function userSettings(models: ModelFolders): Record<string, unknown> {
+  return {
+    ...quietSettings,
+    'gpt2Heads.offline': true,
+    'gpt2Heads.lm.model': models.lm,
+    'gpt2Heads.ner.model': models.ner,
+    'gpt2Heads.pos.model': models.pos,
+    'gpt2Heads.classification.model': models.classification,
+    'gpt2Heads.qa.model': models.qa,
+    'gpt2Heads.multipleChoice.model': models.multipleChoice,
+  };
+}
+
+/** Scratch folders for one code-server: its HOME and XDG dirs, profile, extensions, workspace. */
+export interface Profile {
+  root: string;
+  home: string;
+  userDataDir: string;
+  extensionsDir: string;
+  workspace: string;
+  browserDataDir: string;
+}
+
+/** Recreates `root` from scratch with the given user settings and a copy of the sample workspace. */
+export function prepareProfile(root: string, settings: Record<string, unknown>): Profile {
+  rmSync(root, { recursive: true, force: true });
+  const profile: Profile = {
+    root,
+    home: join(root, 'home'),
+    userDataDir: join(root, 'user-data'),
+    extensionsDir: join(root, 'extensions'),
+    workspace: join(root, 'workspace'),
+    browserDataDir: join(root, 'browser'),
+  };
+  for (const dir of [profile.home, profile.extensionsDir, profile.browserDataDir, join(profile.userDataDir, 'User')]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  writeFileSync(join(profile.userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
+  cpSync(sampleWorkspace, profile.workspace, { recursive: true });
+  return profile;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolvePort(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** Whether something already listens on 127.0.0.1:port. */
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolveInUse) => {
+    const server = createServer();
+    server.once('error', () => resolveInUse(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveInUse(false)));
+  });
+}
+
+export interface CodeServer {
+  readonly baseUrl: string;
+  readonly logFile: string;
+  /** Stops code-server and everything it started (extension hosts outlive the page). */
+  stop(): void;
+}
+
+const running = new Set<ChildProcess>();
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+// Last resort for paths that skip `stop()`: process.exit() from anywhere, an uncaught error.
+process.on('exit', () => {
+  for (const child of running) killGroup(child, 'SIGKILL');
+});
+
+export async function startCodeServer(
+  profile: Profile,
+  options: { port: number; log?: (line: string) => void },
+): Promise<CodeServer> {
+  const entry = await installCodeServer(repoRoot);
+  const logFile = join(profile.root, 'code-server.log');
+  const home = profile.home;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local', 'share'),
+    XDG_CACHE_HOME: join(home, '.cache'),
+    XDG_STATE_HOME: join(home, '.local', 'state'),
+    // The demo's $PORT must not override --bind-addr.
+    PORT: undefined,
+    PASSWORD: undefined,
+  };
+  const args = [
+    entry,
+    '--bind-addr',
+    `127.0.0.1:${options.port}`,
+    '--auth',
+    'none',
+    '--user-data-dir',
+    profile.userDataDir,
+    '--extensions-dir',
+    profile.extensionsDir,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+    profile.workspace,
+  ];
+  const out = createWriteStream(logFile);
+  // Its own process group, so one signal reaches the extension host and file watcher too.
+  const child = spawn(process.execPath, args, { env, cwd: home, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  if (options.log) {
+    const log = options.log;
+    child.stderr?.on('data', (data: Buffer) => log(data.toString().trimEnd()));
+  }
+
+  const baseUrl = `http://127.0.0.1:${options.port}`;
+  const server: CodeServer = {
+    baseUrl,
+    logFile,
+    stop() {
+      if (!running.delete(child)) return;
+      killGroup(child, 'SIGTERM');
+      // Whatever ignores SIGTERM goes a moment later; unref'd so it never keeps us alive.
+      setTimeout(() => killGroup(child, 'SIGKILL'), 2000).unref();
+    },
+  };
+  try {
+    await waitForHealth(baseUrl, child, 30_000);
+  } catch (error) {
+    server.stop();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tail(logFile)}`);
+  }
+  return server;
+}
+
+async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`code-server exited early (${child.signalCode ?? `exit code ${child.exitCode}`})`);
+    }
+    try {
+      const response = await fetch(`${baseUrl}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  throw new Error(`code-server did not answer ${baseUrl}/healthz within ${timeoutMs / 1000} s`);
+}
+
+export function tail(file: string, lines = 40): string {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+/** The workbench URL that opens `folder` with the repo (or another folder) loaded for development. */
+export function workbenchUrl(
+  baseUrl: string,
+  folder: string,
+  development?: { extensionPath: string; testsPath?: string },
+): string {
+  const query = new URLSearchParams({ folder });
+  if (development) {
+    // The workbench resolves these against the server it was loaded from: "remote" is
+    // a placeholder authority that code-server replaces with its own.
+    const payload = [['extensionDevelopmentPath', `vscode-remote://remote${development.extensionPath}`]];
+    if (development.testsPath) payload.push(['extensionTestsPath', `vscode-remote://remote${development.testsPath}`]);
+    query.set('payload', JSON.stringify(payload));
+  }
+  return `${baseUrl}/?${query.toString()}`;
+}
+
+const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Workbench {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** A headless Chromium with a fresh profile, one page, not yet navigated. */
+export async function launchBrowser(profile: Profile): Promise<Workbench> {
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: apt-get install chromium`);
+  rmSync(profile.browserDataDir, { recursive: true, force: true });
+  const context = await chromium.launchPersistentContext(profile.browserDataDir, {
+    executablePath,
+    headless: true,
+    args: chromiumArgs,
+    viewport: { width: 1280, height: 800 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const browser: Browser | null = context.browser();
+  return {
+    context,
+    page,
+    async close() {
+      await context.close().catch(() => undefined);
+      await browser?.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// Runs the mocha suite in test/vscode/suite inside a real VS Code: code-server 4.100.3
+// (VS Code 1.100, extension host on Node 20) driven by headless Chromium.
+//
+//   npm run test:vscode
+//   GPT2_HEADS_SCREENSHOT=shot.png npm run test:vscode   also saves the workbench at the end
+//   node out/test/vscode/runInCodeServer.js --extension-development-path=/some/dir
+//                                     loads another extension folder instead of the repo
+// The exit code is mocha's (0 only when every test passed).
+import { join, resolve } from 'node:path';
+import { format } from 'node:util';
+import {
+  freePort,
+  launchBrowser,
+  prepareProfile,
+  repoRoot,
+  startCodeServer,
+  tail,
+  testModels,
+  userSettings,
+  workbenchUrl,
+  type CodeServer,
+  type Workbench,
+} from './harness';
+
+const overallTimeoutMs = Number(process.env.GPT2_HEADS_TEST_TIMEOUT_MS ?? 10 * 60_000);
+
+function argValue(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.find((arg) => arg.startsWith(prefix))?.slice(prefix.length);
+}
+
+let server: CodeServer | undefined;
+let workbench: Workbench | undefined;
+
+async function cleanUp(): Promise<void> {
+  server?.stop();
+  server = undefined;
+  const closing = workbench?.close();
+  workbench = undefined;
+  await closing;
+}
+
+async function runTests(): Promise<number> {
+  const extensionPath = resolve(argValue('extension-development-path') ?? repoRoot);
+  const testsPath = join(repoRoot, 'out', 'test', 'vscode', 'suite', 'index');
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+
+  const profile = prepareProfile(join(repoRoot, '.cache', 'vscode-run'), userSettings(testModels()));
+  server = await startCodeServer(profile, { port: await freePort() });
+  console.log(`[vscode-test] code-server ready at ${server.baseUrl} (${elapsed()}), log: ${server.logFile}`);
+
+  workbench = await launchBrowser(profile);
+  const { page } = workbench;
+  let reportExit: (code: number) => void = () => undefined;
+  const exitCode = new Promise<number>((done) => (reportExit = done));
+
+  // Both must exist before the workbench loads: it looks them up once, at start.
+  await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
+    // Mocha's reporters log printf-style ('%d passing'), and so do the workbench's loggers.
+    const line = format(...args);
+    if (type === 'error') console.error(line);
+    else console.log(line);
+  });
+  await page.exposeFunction('codeAutomationExit', (code: number) => reportExit(code));
+
+  const extensionMention = /gpt2|extension host|extensionHost|activat/i;
+  page.on('console', (message) => {
+    if (message.type() === 'error' && extensionMention.test(message.text())) {
+      console.error(`[browser console] ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => console.error(`[browser page error] ${error.message}`));
+
+  const url = workbenchUrl(server.baseUrl, profile.workspace, { extensionPath, testsPath });
+  console.log(`[vscode-test] extension: ${extensionPath}`);
+  console.log(`[vscode-test] tests: ${testsPath}`);
+  await page.goto(url);
+  const code = await exitCode;
+  console.log(`[vscode-test] mocha finished with exit code ${code} (${elapsed()})`);
+
+  const screenshot = process.env.GPT2_HEADS_SCREENSHOT;
+  if (screenshot) {
+    await page.screenshot({ path: resolve(screenshot) });
+    console.log(`[vscode-test] screenshot saved to ${resolve(screenshot)}`);
+  }
+  if (code !== 0) console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
+  return code;
+}
+
+async function main(): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`[vscode-test] ${signal}: stopping code-server and the browser`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no result after ${overallTimeoutMs / 1000} s (GPT2_HEADS_TEST_TIMEOUT_MS)`)),
+      overallTimeoutMs,
+    );
+  });
+  let code = 1;
+  try {
+    code = await Promise.race([runTests(), timeout]);
+  } catch (error) {
+    console.error(`[vscode-test] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (server) console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
+    code = 1;
+  } finally {
+    clearTimeout(timer);
+    await cleanUp();
+  }
+  process.exit(code);
+}
+
+void main();
