@@ -6,9 +6,17 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { headRoles, type Dtype, type HeadRole, type HostSettings } from './protocol';
+import {
+  headRoles,
+  type Dtype,
+  type HeadRole,
+  type HostSettings,
+  type ModelInfo,
+} from './protocol';
 import { HostError, neverCancelled } from './host/errors';
 import { generate } from './host/lm';
+import { tagText } from './host/tagging';
+import type { AggregationStrategy } from './heads/tokenClassification';
 import { ModelRegistry, type LoadedModel } from './host/registry';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -42,11 +50,14 @@ const tasks: Record<string, Task> = {
     options: {},
     async run(values, io) {
       const model = await loadModel(values);
-      const { roles: _roles, state: _state, ...info } = model.info;
+      const info: Partial<ModelInfo> = { ...model.info };
+      delete info.roles;
+      delete info.state;
       if (values.json) io.out(JSON.stringify(info, null, 2));
       else {
         for (const [key, value] of Object.entries(info)) {
-          if (value !== undefined) io.out(`${key}: ${Array.isArray(value) ? value.join(', ') : value}`);
+          if (value !== undefined)
+            io.out(`${key}: ${Array.isArray(value) ? value.join(', ') : value}`);
         }
       }
     },
@@ -101,6 +112,43 @@ const tasks: Record<string, Task> = {
       } else io.out(result.generated_text);
     },
   },
+  'token-classification': {
+    summary: "Tag entities or parts of speech (GPT2ForTokenClassification), as HF's pipeline.",
+    options: {
+      'aggregation-strategy': { type: 'string' },
+      stride: { type: 'string' },
+      'ignore-labels': { type: 'string' },
+    },
+    async run(values, io) {
+      const model = await loadModel(values);
+      const strategy = (values['aggregation-strategy'] as string | undefined) ?? 'none';
+      if (!['none', 'simple', 'first', 'average', 'max'].includes(strategy)) {
+        throw new HostError(
+          `--aggregation-strategy must be none, simple, first, average or max (got "${strategy}").`,
+        );
+      }
+      const ignore = values['ignore-labels'];
+      const result = await tagText(
+        model,
+        readInput(values),
+        {
+          aggregation_strategy: strategy as AggregationStrategy,
+          ignore_labels: typeof ignore === 'string' ? ignore.split(',').filter(Boolean) : undefined,
+          stride: numberOption(values, 'stride'),
+        },
+        neverCancelled,
+      );
+      if (values.json) io.out(JSON.stringify(result.entities, null, 2));
+      else {
+        for (const entity of result.entities) {
+          const label = 'entity_group' in entity ? entity.entity_group : entity.entity;
+          io.out(
+            `${entity.start}-${entity.end}\t${label}\t${entity.score.toFixed(4)}\t${entity.word}`,
+          );
+        }
+      }
+    },
+  },
 };
 
 function usage(): string {
@@ -117,10 +165,16 @@ function usage(): string {
 }
 
 function taskUsage(name: string, task: Task): string {
-  const options = Object.entries(task.options).map(([key, option]) =>
-    `  --${key}${option.type === 'string' ? ' VALUE' : ''}${option.multiple ? ' (repeatable)' : ''}`,
+  const options = Object.entries(task.options).map(
+    ([key, option]) =>
+      `  --${key}${option.type === 'string' ? ' VALUE' : ''}${option.multiple ? ' (repeatable)' : ''}`,
   );
-  return [`Usage: gpt2-heads ${name} --model M [--input FILE|-] [options]`, task.summary, '', ...options].join('\n');
+  return [
+    `Usage: gpt2-heads ${name} --model M [--input FILE|-] [options]`,
+    task.summary,
+    '',
+    ...options,
+  ].join('\n');
 }
 
 let registry: ModelRegistry | undefined;
@@ -137,7 +191,8 @@ async function loadModel(values: Values): Promise<LoadedModel> {
   const settings: HostSettings = {
     models: Object.fromEntries(headRoles.map((role) => [role, ''])) as Record<HeadRole, string>,
     offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
-    cacheDir: (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),
+    cacheDir:
+      (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),
     dtype: dtype as Dtype,
     threads: numberOption(values, 'threads') ?? 0,
   };
@@ -150,7 +205,8 @@ async function loadModel(values: Values): Promise<LoadedModel> {
 function readInput(values: Values): string {
   if (typeof values.text === 'string') return values.text;
   const input = values.input;
-  if (input === undefined) throw new HostError('Give the text with --input FILE, --input - (stdin) or --text.');
+  if (input === undefined)
+    throw new HostError('Give the text with --input FILE, --input - (stdin) or --text.');
   return readFileSync(input === '-' ? 0 : String(input), 'utf8');
 }
 

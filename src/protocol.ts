@@ -5,6 +5,7 @@ import {
   type PartialResultParams,
   ProgressType,
   ProtocolRequestType,
+  RequestType,
   RequestType0,
 } from 'vscode-languageserver-protocol';
 
@@ -108,6 +109,38 @@ export interface ModelFailure {
   message: string;
 }
 
+import type { AggregationStrategy } from './heads/tokenClassification';
+export type { AggregationStrategy };
+export type TaggingRole = 'ner' | 'pos';
+
+export interface TagParams {
+  role: TaggingRole;
+  /** The document, to key the host's window cache; the text itself is sent whole. */
+  uri: string;
+  text: string;
+  aggregation_strategy: AggregationStrategy;
+  ignore_labels?: string[];
+  /** Left-context tokens per window (the editor's counterpart of HF's stride). */
+  context?: number;
+}
+
+/** One entity (or token, for aggregation "none"), with UTF-16 offsets into the text. */
+export interface TaggedSpan {
+  label: string;
+  score: number;
+  word: string;
+  start: number;
+  end: number;
+}
+
+export interface TagResult {
+  spans: TaggedSpan[];
+  model: string;
+  windows: number;
+  cachedWindows: number;
+  tokens: number;
+}
+
 export const methods = {
   /** client → host: the settings changed (also sent right after start). */
   configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
@@ -117,6 +150,8 @@ export const methods = {
   generate: new ProtocolRequestType<GenerateParams, GenerateResult, GenerateChunk, void, void>(
     'gpt2Heads/generate',
   ),
+  /** client → host: entities (NER) or tags (POS) of a whole document. */
+  tag: new RequestType<TagParams, TagResult, void>('gpt2Heads/tag'),
   /** host → client: download / conversion / load progress, for a progress notification. */
   loadProgress: new NotificationType<LoadProgress>('gpt2Heads/loadProgress'),
   /** host → client: a model failed to load, with a message the user can act on. */

@@ -8,19 +8,27 @@ import { settings } from './settings';
 export async function continueText(ctx: Context): Promise<GenerateResult | undefined> {
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
-    void vscode.window.showInformationMessage('GPT-2 Heads: open a document and place the cursor where the text should continue.');
+    void vscode.window.showInformationMessage(
+      'GPT-2 Heads: open a document and place the cursor where the text should continue.',
+    );
     return undefined;
   }
   const document = editor.document;
   const position = editor.selection.active;
   const prompt = document.getText(new vscode.Range(new vscode.Position(0, 0), position));
   if (prompt.trim() === '') {
-    void vscode.window.showInformationMessage('GPT-2 Heads: there is no text before the cursor to continue.');
+    void vscode.window.showInformationMessage(
+      'GPT-2 Heads: there is no text before the cursor to continue.',
+    );
     return undefined;
   }
   try {
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'GPT-2 Heads: continuing text…', cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: 'GPT-2 Heads: continuing text…',
+        cancellable: true,
+      },
       (_progress, token) =>
         ctx.host.request(
           methods.generate,
@@ -29,7 +37,9 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
         ),
     );
     if (!result.new_text) {
-      void vscode.window.showInformationMessage('GPT-2 Heads: the model ended the text here (it generated nothing).');
+      void vscode.window.showInformationMessage(
+        'GPT-2 Heads: the model ended the text here (it generated nothing).',
+      );
       return result;
     }
     await insertAfter(editor, prompt, position, result.new_text);

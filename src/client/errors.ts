@@ -9,9 +9,7 @@ export async function showError(error: unknown, log: vscode.LogOutputChannel): P
   log.error(message);
   const setting = settingNamedIn(message);
   const actions =
-    error instanceof HostRequestError && setting
-      ? ['Open Settings', 'Show Log']
-      : ['Show Log'];
+    error instanceof HostRequestError && setting ? ['Open Settings', 'Show Log'] : ['Show Log'];
   const choice = await vscode.window.showErrorMessage(`GPT-2 Heads: ${message}`, ...actions);
   if (choice === 'Open Settings') {
     await vscode.commands.executeCommand('workbench.action.openSettings', setting);

@@ -11,7 +11,11 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import type { ProtocolRequestType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import type {
+  ProtocolRequestType,
+  RequestType,
+  RequestType0,
+} from 'vscode-languageserver-protocol';
 import { errorCodes, methods, type LoadProgress } from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
 

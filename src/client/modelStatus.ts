@@ -12,7 +12,9 @@ function describe(model: ModelInfo): vscode.QuickPickItem {
     model.architecture,
     model.dtype,
     model.format,
-    model.parameterCount !== undefined ? `${(model.parameterCount / 1e6).toFixed(2)}M parameters` : undefined,
+    model.parameterCount !== undefined
+      ? `${(model.parameterCount / 1e6).toFixed(2)}M parameters`
+      : undefined,
     megabytes(model.fileBytes),
     model.contextLength !== undefined ? `context ${model.contextLength}` : undefined,
     model.loadMs !== undefined ? `loaded in ${model.loadMs} ms` : undefined,

@@ -2,7 +2,10 @@ import * as vscode from 'vscode';
 import type { HostClient, HostState } from './hostClient';
 
 const presentation: Record<HostState, { text: string; tooltip: string }> = {
-  stopped: { text: '$(circle-outline) GPT-2', tooltip: 'GPT-2 Heads: the model host starts on first use.' },
+  stopped: {
+    text: '$(circle-outline) GPT-2',
+    tooltip: 'GPT-2 Heads: the model host starts on first use.',
+  },
   starting: { text: '$(loading~spin) GPT-2', tooltip: 'GPT-2 Heads: starting the model host…' },
   ready: { text: '$(check) GPT-2', tooltip: 'GPT-2 Heads: the model host is ready.' },
   busy: { text: '$(loading~spin) GPT-2', tooltip: 'GPT-2 Heads: the model host is working…' },
@@ -11,7 +14,11 @@ const presentation: Record<HostState, { text: string; tooltip: string }> = {
 
 /** One item showing the model host's state; clicking it shows the loaded models. */
 export function registerHostStatusBar(host: HostClient): vscode.Disposable[] {
-  const item = vscode.window.createStatusBarItem('gpt2Heads.host', vscode.StatusBarAlignment.Right, 100);
+  const item = vscode.window.createStatusBarItem(
+    'gpt2Heads.host',
+    vscode.StatusBarAlignment.Right,
+    100,
+  );
   item.name = 'GPT-2 Heads: Model Host';
   item.command = 'gpt2Heads.showModelStatus';
   const render = (state: HostState) => {

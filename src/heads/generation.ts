@@ -122,7 +122,11 @@ export function nextToken(
  * stop string that ends after `searchFrom`, or -1. Stop strings may span token boundaries, so
  * the caller passes the whole generated text each step.
  */
-export function stopStringEnd(text: string, stopStrings: readonly string[], searchFrom = 0): number {
+export function stopStringEnd(
+  text: string,
+  stopStrings: readonly string[],
+  searchFrom = 0,
+): number {
   let best = -1;
   for (const stop of stopStrings) {
     if (!stop) continue;

@@ -30,11 +30,18 @@ export interface OptionsScores {
 
 /** The model input for one continuation. The context must hold a token: the first continuation
  *  token is predicted from the position before it. */
-export function scoringInput(contextIds: readonly number[], continuationIds: readonly number[]): ScoringInput {
+export function scoringInput(
+  contextIds: readonly number[],
+  continuationIds: readonly number[],
+): ScoringInput {
   if (contextIds.length === 0) {
-    throw new RangeError('LM scoring needs at least one context token to predict the continuation from');
+    throw new RangeError(
+      'LM scoring needs at least one context token to predict the continuation from',
+    );
   }
-  if (continuationIds.length === 0) throw new RangeError('LM scoring: the continuation has no tokens');
+  if (continuationIds.length === 0) {
+    throw new RangeError('LM scoring: the continuation has no tokens');
+  }
   return { input_ids: [...contextIds, ...continuationIds], continuation_start: contextIds.length };
 }
 
@@ -53,7 +60,9 @@ export function zeroShotInputs(
   labels: readonly string[],
   template: string = defaultZeroShotTemplate,
 ): { context: string; options: ZeroShotOption[] } {
-  if (!template.includes('{}')) throw new RangeError(`zero-shot template ${JSON.stringify(template)} has no {}`);
+  if (!template.includes('{}')) {
+    throw new RangeError(`zero-shot template ${JSON.stringify(template)} has no {}`);
+  }
   return {
     context: text,
     options: labels.map((label) => ({ label, continuation: template.split('{}').join(label) })),
@@ -61,7 +70,12 @@ export function zeroShotInputs(
 }
 
 /** log_softmax(row)[id] in float64. */
-function logProbAt(logits: ArrayLike<number>, rowStart: number, vocabSize: number, id: number): number {
+function logProbAt(
+  logits: ArrayLike<number>,
+  rowStart: number,
+  vocabSize: number,
+  id: number,
+): number {
   let max = -Infinity;
   for (let v = 0; v < vocabSize; v++) max = Math.max(max, logits[rowStart + v]);
   let sum = 0;
@@ -80,7 +94,9 @@ export function scoreContinuation(
 ): ContinuationScore {
   const { input_ids, continuation_start } = input;
   if (logits.length < input_ids.length * vocabSize) {
-    throw new RangeError(`scoreContinuation: logits for ${logits.length / vocabSize} positions, need ${input_ids.length}`);
+    throw new RangeError(
+      `scoreContinuation: logits for ${logits.length / vocabSize} positions, need ${input_ids.length}`,
+    );
   }
   const token_log_probs: number[] = [];
   for (let t = continuation_start; t < input_ids.length; t++) {

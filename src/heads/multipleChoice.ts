@@ -28,13 +28,22 @@ export function doubleHeadsInputs(
   padTo?: number,
 ): DoubleHeadsInputs {
   if (choiceIds.length === 0) throw new RangeError('doubleHeadsInputs: no choices');
-  if (choiceIds.some((ids) => ids.length === 0)) throw new RangeError('doubleHeadsInputs: a choice has no tokens');
+  if (choiceIds.some((ids) => ids.length === 0)) {
+    throw new RangeError('doubleHeadsInputs: a choice has no tokens');
+  }
   const longest = Math.max(...choiceIds.map((ids) => ids.length));
   const length = padTo ?? longest;
-  if (length < longest) throw new RangeError(`doubleHeadsInputs: padTo ${padTo} is shorter than a row (${longest})`);
+  if (length < longest) {
+    throw new RangeError(`doubleHeadsInputs: padTo ${padTo} is shorter than a row (${longest})`);
+  }
   return {
-    input_ids: choiceIds.map((ids) => [...ids, ...new Array<number>(length - ids.length).fill(padTokenId)]),
-    attention_mask: choiceIds.map((ids) => ids.map(() => 1).concat(new Array<number>(length - ids.length).fill(0))),
+    input_ids: choiceIds.map((ids) => [
+      ...ids,
+      ...new Array<number>(length - ids.length).fill(padTokenId),
+    ]),
+    attention_mask: choiceIds.map((ids) =>
+      ids.map(() => 1).concat(new Array<number>(length - ids.length).fill(0)),
+    ),
     mc_token_ids: choiceIds.map((ids) => ids.length - 1),
   };
 }
@@ -67,5 +76,7 @@ export function rankChoices(choices: readonly string[], scores: readonly number[
   if (choices.length !== scores.length) {
     throw new RangeError(`rankChoices: ${choices.length} choices but ${scores.length} scores`);
   }
-  return choices.map((choice, index) => ({ index, choice, score: scores[index] })).sort((a, b) => b.score - a.score);
+  return choices
+    .map((choice, index) => ({ index, choice, score: scores[index] }))
+    .sort((a, b) => b.score - a.score);
 }

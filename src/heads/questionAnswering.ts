@@ -94,18 +94,22 @@ export function selectStartsEnds(
 }
 
 /** The character range of a candidate: its tokens' offsets, widened to whole words if asked. */
-function candidateRange(span: QuestionSpan, candidate: SpanCandidate, alignToWords: boolean): [number, number] {
+function candidateRange(
+  span: QuestionSpan,
+  candidate: SpanCandidate,
+  alignToWords: boolean,
+): [number, number] {
   if (!alignToWords) return [span.offsets[candidate.start][0], span.offsets[candidate.end][1]];
   // HF: word_to_chars(token_to_word(s))[0] and word_to_chars(token_to_word(e))[1], using the
   // word's tokens that lie in this span.
   const startWord = span.word_ids[candidate.start];
   const endWord = span.word_ids[candidate.end];
   let first = candidate.start;
-  while (first > 0 && span.sequence_ids[first - 1] === 1 && span.word_ids[first - 1] === startWord) first--;
+  const sameWord = (i: number, word: number): boolean =>
+    span.sequence_ids[i] === 1 && span.word_ids[i] === word;
+  while (first > 0 && sameWord(first - 1, startWord)) first--;
   let last = candidate.end;
-  while (last + 1 < span.word_ids.length && span.sequence_ids[last + 1] === 1 && span.word_ids[last + 1] === endWord) {
-    last++;
-  }
+  while (last + 1 < span.word_ids.length && sameWord(last + 1, endWord)) last++;
   return [span.offsets[first][0], span.offsets[last][1]];
 }
 
@@ -123,7 +127,9 @@ export function answerQuestion(
   const max_answer_len = options.max_answer_len ?? 15;
   const align_to_words = options.align_to_words ?? true;
   const handle_impossible_answer = options.handle_impossible_answer ?? false;
-  if (!(Number.isInteger(top_k) && top_k >= 1)) throw new RangeError(`top_k parameter should be >= 1 (got ${top_k})`);
+  if (!(Number.isInteger(top_k) && top_k >= 1)) {
+    throw new RangeError(`top_k parameter should be >= 1 (got ${top_k})`);
+  }
   if (!(Number.isInteger(max_answer_len) && max_answer_len >= 1)) {
     throw new RangeError(`max_answer_len parameter should be >= 1 (got ${max_answer_len})`);
   }
@@ -135,12 +141,18 @@ export function answerQuestion(
   let minNullScore = 1000000;
   const answers: QuestionAnswer[] = [];
   spans.forEach((span, i) => {
-    const { candidates, null_score } = selectStartsEnds(spanLogits[i], span, preTopk, max_answer_len);
+    const { candidates, null_score } = selectStartsEnds(
+      spanLogits[i],
+      span,
+      preTopk,
+      max_answer_len,
+    );
     if (handle_impossible_answer) minNullScore = Math.min(minNullScore, null_score);
     for (const candidate of candidates) {
       const [start, end] = candidateRange(span, candidate, align_to_words);
       const text = context.slice(start, end);
-      // HF merges answers whose text is equal ignoring case (Python's str.lower()).
+      // HF merges answers whose text is equal ignoring case (Python's str.lower(); JavaScript's
+      // toLowerCase differs only in lowering a word-final Σ to ς).
       const lower = text.toLowerCase();
       const same = answers.find((a) => a.answer.toLowerCase() === lower);
       if (same) same.score += candidate.score;

@@ -4,7 +4,8 @@
 
 export type FunctionToApply = 'sigmoid' | 'softmax' | 'none';
 
-export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+export type ProblemType =
+  'regression' | 'single_label_classification' | 'multi_label_classification';
 
 /** The parts of config.json that decide the labels and the score function. */
 export interface ClassificationConfig {
@@ -31,7 +32,10 @@ export function labelOf(config: ClassificationConfig, index: number): string {
 }
 
 /** The function HF's pipeline applies when the caller does not choose one. */
-export function defaultFunctionToApply(config: ClassificationConfig, numLabels: number): FunctionToApply {
+export function defaultFunctionToApply(
+  config: ClassificationConfig,
+  numLabels: number,
+): FunctionToApply {
   if (config.problem_type === 'regression') return 'none';
   if (config.problem_type === 'multi_label_classification' || numLabels === 1) return 'sigmoid';
   return 'softmax';
@@ -77,7 +81,10 @@ export function rankLabels(
  * every label with its score, best first. (HF's legacy default top_k=1 returns a bare dict; we
  * always return the list shape.)
  */
-export function classifySequence(logits: readonly number[], options: ClassifyOptions = {}): LabelScore[] {
+export function classifySequence(
+  logits: readonly number[],
+  options: ClassifyOptions = {},
+): LabelScore[] {
   if (logits.length === 0) throw new RangeError('classifySequence: no logits');
   const fn = options.function_to_apply ?? defaultFunctionToApply(options, logits.length);
   return rankLabels(labelScores(logits, fn), options, options.top_k);
@@ -141,6 +148,10 @@ export function classifyDocument(
   if (windowLogits.length === 0) throw new RangeError('classifyDocument: no windows');
   const fn = options.function_to_apply ?? defaultFunctionToApply(options, windowLogits[0].length);
   const perWindow = windowLogits.map((logits) => labelScores(logits, fn));
-  const { scores, windows_read } = aggregateWindows(perWindow, windowTokenCounts, options.aggregation);
+  const { scores, windows_read } = aggregateWindows(
+    perWindow,
+    windowTokenCounts,
+    options.aggregation,
+  );
   return { labels: rankLabels(scores, options, options.top_k), windows_read };
 }

@@ -1,11 +1,7 @@
 import { Tensor } from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-common';
 import { nextToken, samplingDefaults, seededRandom, stopStringEnd } from '../heads/generation';
-import type {
-  FinishReason,
-  GenerateResult,
-  GenerationOptions,
-} from '../protocol';
+import type { FinishReason, GenerateResult, GenerationOptions } from '../protocol';
 import { CancelledError, HostError, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
 
@@ -52,7 +48,10 @@ export async function generate(
   const headDim = config.n_embd / config.n_head;
   const cached = request.reuseCache === false ? undefined : caches.get(model);
   const reused = cached ? commonPrefix(cached.ids, contextIds, contextIds.length - 1) : 0;
-  let past = reused > 0 && cached ? slicePast(cached.past, reused) : emptyPast(layers, config.n_head, headDim);
+  let past =
+    reused > 0 && cached
+      ? slicePast(cached.past, reused)
+      : emptyPast(layers, config.n_head, headDim);
   caches.delete(model);
 
   const fed = contextIds.slice(0, reused);
@@ -99,7 +98,8 @@ export async function generate(
   }
   caches.set(model, { ids: fed, past });
   if (finish === 'cancelled' && generated.length === 0) throw new CancelledError();
-  text = finish === 'stop_string' ? text : tokenizer.decode(generated, { skip_special_tokens: true });
+  text =
+    finish === 'stop_string' ? text : tokenizer.decode(generated, { skip_special_tokens: true });
   if (text.length > emitted.length && text.startsWith(emitted)) onText(text.slice(emitted.length));
   return {
     generated_text: request.prompt + text,
@@ -121,7 +121,10 @@ async function step(
 ): Promise<{ logits: Float32Array; present: Record<string, Tensor> }> {
   const length = ids.length;
   const feeds: Record<string, Tensor> = {
-    input_ids: int64([1, length], ids.map((_, i) => ids[i])),
+    input_ids: int64(
+      [1, length],
+      ids.map((_, i) => ids[i]),
+    ),
     attention_mask: int64([1, pastLength + length], new Array(pastLength + length).fill(1)),
   };
   if (session.inputNames.includes('position_ids')) {
@@ -231,5 +234,9 @@ function slicePast(past: Record<string, Tensor>, length: number): Record<string,
 }
 
 function int64(dims: number[], values: number[]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  return new Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
 }

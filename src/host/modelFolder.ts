@@ -73,7 +73,9 @@ export function readConfig(folder: string, source = folder): Gpt2Config {
   try {
     config = JSON.parse(readFileSync(path, 'utf8')) as Gpt2Config;
   } catch (error) {
-    throw new HostError(`config.json of "${source}" is not valid JSON: ${(error as Error).message}`);
+    throw new HostError(
+      `config.json of "${source}" is not valid JSON: ${(error as Error).message}`,
+    );
   }
   return validateConfig(config, source);
 }
@@ -161,8 +163,10 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
 export function parameterCount(config: Gpt2Config, architecture: Architecture, labels: number) {
   const e = config.n_embd;
   const inner = config.n_inner ?? 4 * e;
-  const perLayer = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * inner + inner) + (inner * e + e);
-  const backbone = config.vocab_size * e + config.n_positions * e + config.n_layer * perLayer + 2 * e;
+  const perLayer =
+    2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * inner + inner) + (inner * e + e);
+  const backbone =
+    config.vocab_size * e + config.n_positions * e + config.n_layer * perLayer + 2 * e;
   const head: Record<Architecture, number> = {
     GPT2Model: 0,
     GPT2LMHeadModel: 0,

@@ -2,7 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-common';
-import type { PreTrainedTokenizer } from '@huggingface/transformers' with { 'resolution-mode': 'import' };
+import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
+  'resolution-mode': 'import',
+};
 import {
   errorCodes,
   type HeadRole,
@@ -209,7 +211,8 @@ export class ModelRegistry {
       folder = inspected.folder;
       local = true;
       if (format === 'safetensors') {
-        if (!this.convert) throw new HostError('Converting safetensors checkpoints is unavailable.');
+        if (!this.convert)
+          throw new HostError('Converting safetensors checkpoints is unavailable.');
         report('Building the ONNX graph from model.safetensors…');
         folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
       }
@@ -253,9 +256,8 @@ export class ModelRegistry {
       await session.release();
       throw new HostError(`Loading "${source}" was cancelled.`);
     }
-    const generationConfig =
-      ((model as unknown as { generation_config?: Record<string, unknown> }).generation_config ??
-        {}) as Record<string, unknown>;
+    const generationConfig = ((model as unknown as { generation_config?: Record<string, unknown> })
+      .generation_config ?? {}) as Record<string, unknown>;
     const labels = labelsOf(config, labelCount(config, architecture));
     const onnxFile = join(folder, 'onnx', dtype === 'q8' ? 'model_quantized.onnx' : 'model.onnx');
     const info: ModelInfo = {
@@ -321,7 +323,10 @@ export class ModelRegistry {
 }
 
 function labelCount(config: Gpt2Config, architecture: Architecture): number {
-  if (architecture === 'GPT2ForTokenClassification' || architecture === 'GPT2ForSequenceClassification') {
+  if (
+    architecture === 'GPT2ForTokenClassification' ||
+    architecture === 'GPT2ForSequenceClassification'
+  ) {
     const fromMap = Object.keys(config.id2label ?? {}).length;
     const declared = typeof config.num_labels === 'number' ? config.num_labels : 0;
     return Math.max(fromMap, declared, fromMap === 0 && declared === 0 ? 2 : 0);
@@ -354,4 +359,3 @@ export function describeLoadError(error: unknown, source: string, offline: boole
   }
   return `"${source}" could not be loaded: ${message.split('\n')[0]}`;
 }
-

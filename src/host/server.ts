@@ -10,6 +10,7 @@ import {
 import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
 import { generate } from './lm';
+import { tagDocument, toSpan } from './tagging';
 import { ModelRegistry } from './registry';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -72,6 +73,21 @@ connection.onRequest(methods.generate, (params, token) =>
         }
       }),
     ),
+  ),
+);
+
+connection.onRequest(methods.tag, (params, token) =>
+  answer(methods.tag.method, token, () =>
+    models().use(params.role, async (model) => {
+      const result = await tagDocument(model, params.text, params, token);
+      return {
+        spans: result.entities.map(toSpan),
+        model: model.source,
+        windows: result.windows,
+        cachedWindows: result.cachedWindows,
+        tokens: result.tokens,
+      };
+    }),
   ),
 );
 

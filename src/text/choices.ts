@@ -15,7 +15,8 @@ export interface ParsedChoices {
   kind?: MarkerKind;
 }
 
-const optionLine = /^[ \t]*(\(?[A-Za-z]\)|[A-Za-z]\.|\(?\d{1,3}\)|\d{1,3}\.|[-*•])[ \t]+(\S.*?)[ \t]*$/u;
+const optionLine =
+  /^[ \t]*(\(?[A-Za-z]\)|[A-Za-z]\.|\(?\d{1,3}\)|\d{1,3}\.|[-*•])[ \t]+(\S.*?)[ \t]*$/u;
 
 function kindOf(marker: string): MarkerKind {
   if (/\d/.test(marker)) return 'number';

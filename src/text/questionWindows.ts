@@ -152,7 +152,10 @@ export function preTokenizerWords(
     let nextToken = '';
     for (const token of specialTokens) {
       const found = token ? text.indexOf(token, at) : -1;
-      if (found >= 0 && (next < 0 || found < next || (found === next && token.length > nextToken.length))) {
+      if (
+        found >= 0 &&
+        (next < 0 || found < next || (found === next && token.length > nextToken.length))
+      ) {
         next = found;
         nextToken = token;
       }

@@ -209,7 +209,7 @@ describe('GPT-2 ONNX graph builder', function () {
     });
 
     for (const activation of ['gelu_new', 'relu', 'quick_gelu']) {
-      it(`GPT2ForTokenClassification logits match at every real position (${activation}, inverse-layer scaling)`, async () => {
+      it(`GPT2ForTokenClassification logits match at every real position (${activation}${activation === 'relu' ? ', scale_attn_by_inverse_layer_idx' : ''})`, async () => {
         const { config, weights } = randomModel('GPT2ForTokenClassification', {
           activation_function: activation,
           scale_attn_by_inverse_layer_idx: activation === 'relu',
@@ -408,7 +408,17 @@ describe('GPT-2 ONNX graph builder', function () {
           const raw = t.rawData!;
           const data = new Float32Array(raw.byteLength / 4);
           new Uint8Array(data.buffer).set(raw);
-          weights.set(t.name!, { shape: t.dims!.map(Number), data });
+          const shape = t.dims!.map(Number);
+          if (!t.name!.startsWith('onnx::MatMul')) {
+            weights.set(t.name!, { shape, data });
+            continue;
+          }
+          // The exporter stores the head's nn.Linear weight transposed, under a generated name.
+          const [rows, cols] = shape;
+          const transposed = new Float32Array(data.length);
+          for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) transposed[c * rows + r] = data[r * cols + c];
+          const head = name === 'gpt2-tiny-qa' ? 'qa_outputs.weight' : 'score.weight';
+          weights.set(head, { shape: [cols, rows], data: transposed });
         }
         const feeds: Record<string, ort.Tensor> = {
           input_ids: i64(flat(ids), [3, 9]),

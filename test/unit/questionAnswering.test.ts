@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
-import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import {
   answerQuestion,
   selectStartsEnds,
@@ -73,7 +72,9 @@ function assertAnswers(actual: QuestionAnswer[], wanted: RecordedAnswer[], what:
     wanted.map((w) => [w.answer, w.start_utf16, w.end_utf16]),
     what,
   );
-  actual.forEach((a, i) => assertClose(a.score, wanted[i].score, 1e-4, `${what} answer ${i} score`));
+  actual.forEach((a, i) =>
+    assertClose(a.score, wanted[i].score, 1e-4, `${what} answer ${i} score`),
+  );
 }
 
 /** A recorded span as the QA head sees it; word ids come from the context text and offsets. */
@@ -87,8 +88,14 @@ function recordedSpan(c: QaCase, span: RecordedSpan): QuestionSpan {
   ]);
 }
 
-let tokenizer: PreTrainedTokenizer | undefined;
-async function loadTokenizer(): Promise<PreTrainedTokenizer> {
+/** The part of transformers.js's tokenizer these tests use. */
+interface Tokenizer {
+  encode(text: string): number[];
+  tokenize(text: string): string[];
+}
+
+let tokenizer: Tokenizer | undefined;
+async function loadTokenizer(): Promise<Tokenizer> {
   if (!tokenizer) {
     const { AutoTokenizer, env } = await import('@huggingface/transformers');
     env.allowRemoteModels = false;
@@ -98,7 +105,7 @@ async function loadTokenizer(): Promise<PreTrainedTokenizer> {
   return tokenizer;
 }
 
-function encode(tok: PreTrainedTokenizer, text: string): EncodedText {
+function encode(tok: Tokenizer, text: string): EncodedText {
   return { ids: tok.encode(text), offsets: tokenOffsets(text, tok.tokenize(text)) };
 }
 
@@ -128,7 +135,11 @@ describe('question answering (transformers 4.x pipeline)', () => {
         });
         assertAnswers(answers, run.answers, what);
         const output = toPipelineOutput(answers);
-        assert.equal(!Array.isArray(output), run.pipeline_returned_single_dict, `${what}: single dict`);
+        assert.equal(
+          !Array.isArray(output),
+          run.pipeline_returned_single_dict,
+          `${what}: single dict`,
+        );
         runs++;
       }
     }
@@ -147,12 +158,19 @@ describe('question answering (transformers 4.x pipeline)', () => {
       spans.forEach((span, k) => {
         const recorded = c.spans[k];
         assert.deepEqual(span.input_ids, recorded.input_ids, `${c.id} span ${k}: input_ids`);
-        assert.deepEqual(span.sequence_ids, recorded.sequence_ids, `${c.id} span ${k}: sequence_ids`);
+        assert.deepEqual(
+          span.sequence_ids,
+          recorded.sequence_ids,
+          `${c.id} span ${k}: sequence_ids`,
+        );
         assert.deepEqual(span.offsets, recorded.offsets_utf16, `${c.id} span ${k}: offsets`);
         assert.ok(span.input_ids.length <= params.max_seq_len);
       });
     }
-    assert.ok(expected.cases.some((c) => c.spans.length > 1), 'a case with several windows');
+    assert.ok(
+      expected.cases.some((c) => c.spans.length > 1),
+      'a case with several windows',
+    );
   });
 
   it('answers end to end like HF: tokenizer, windows, ONNX start/end logits, post-processing', async () => {
@@ -165,13 +183,25 @@ describe('question answering (transformers 4.x pipeline)', () => {
         for (const [k, span] of spans.entries()) {
           const shape = [1, span.input_ids.length];
           const out = await session.run({
-            input_ids: new ort.Tensor('int64', BigInt64Array.from(span.input_ids.map(BigInt)), shape),
-            attention_mask: new ort.Tensor('int64', BigInt64Array.from(span.attention_mask.map(BigInt)), shape),
+            input_ids: new ort.Tensor(
+              'int64',
+              BigInt64Array.from(span.input_ids.map(BigInt)),
+              shape,
+            ),
+            attention_mask: new ort.Tensor(
+              'int64',
+              BigInt64Array.from(span.attention_mask.map(BigInt)),
+              shape,
+            ),
           });
           const start_logits = Array.from(out.start_logits.data as Float32Array);
           const end_logits = Array.from(out.end_logits.data as Float32Array);
-          start_logits.forEach((l, i) => assertClose(l, c.spans[k].start_logits[i], 1e-4, `${id} start ${i}`));
-          end_logits.forEach((l, i) => assertClose(l, c.spans[k].end_logits[i], 1e-4, `${id} end ${i}`));
+          start_logits.forEach((l, i) =>
+            assertClose(l, c.spans[k].start_logits[i], 1e-4, `${id} start ${i}`),
+          );
+          end_logits.forEach((l, i) =>
+            assertClose(l, c.spans[k].end_logits[i], 1e-4, `${id} end ${i}`),
+          );
           logits.push({ start_logits, end_logits });
         }
         for (const run of c.runs) {
@@ -201,7 +231,12 @@ describe('question answering (transformers 4.x pipeline)', () => {
         ({ n, question, start, end, topk, maxLen }) => {
           const p_mask = start.map((_, i) => (i < question ? 1 : 0));
           const span = { p_mask, attention_mask: p_mask.map(() => 1) };
-          const { candidates } = selectStartsEnds({ start_logits: start, end_logits: end }, span, topk, maxLen);
+          const { candidates } = selectStartsEnds(
+            { start_logits: start, end_logits: end },
+            span,
+            topk,
+            maxLen,
+          );
           // Reference: softmax over context tokens, every pair scored, full sort by score then index.
           const softmax = (xs: number[]): number[] => {
             const ctx = xs.slice(question);
@@ -213,7 +248,8 @@ describe('question answering (transformers 4.x pipeline)', () => {
           const pe = softmax(end);
           const all = [];
           for (let s = question; s < n; s++) {
-            for (let e = s; e < n && e - s < maxLen; e++) all.push({ start: s, end: e, score: ps[s] * pe[e] });
+            for (let e = s; e < n && e - s < maxLen; e++)
+              all.push({ start: s, end: e, score: ps[s] * pe[e] });
           }
           all.sort((a, b) => b.score - a.score || a.start - b.start || a.end - b.end);
           assert.deepEqual(
@@ -226,7 +262,7 @@ describe('question answering (transformers 4.x pipeline)', () => {
     );
   });
 
-  it('orders spans with equal scores by start, then end, as HF’s argmax does', () => {
+  it('orders spans with equal scores by start, then end (HF’s argmax order)', () => {
     const span = { p_mask: [1, 0, 0, 0], attention_mask: [1, 1, 1, 1] };
     const { candidates } = selectStartsEnds(
       { start_logits: [5, 1, 1, 1], end_logits: [5, 2, 2, 2] },
@@ -251,10 +287,18 @@ describe('question answering (transformers 4.x pipeline)', () => {
       attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
     };
     const big = new Array<number>(n).fill(0).map((_, i) => (i < 3 || i >= 10 ? 50 : i / 10));
-    const { candidates, null_score } = selectStartsEnds({ start_logits: big, end_logits: big }, span, 100, 3);
+    const { candidates, null_score } = selectStartsEnds(
+      { start_logits: big, end_logits: big },
+      span,
+      100,
+      3,
+    );
     assert.ok(candidates.length > 0);
     for (const c of candidates) {
-      assert.ok(c.start >= 3 && c.end < 10 && c.end >= c.start && c.end - c.start < 3, JSON.stringify(c));
+      assert.ok(
+        c.start >= 3 && c.end < 10 && c.end >= c.start && c.end - c.start < 3,
+        JSON.stringify(c),
+      );
     }
     assert.equal(null_score, 0);
   });
@@ -262,9 +306,15 @@ describe('question answering (transformers 4.x pipeline)', () => {
   it('adds the impossible answer with score 0 (GPT-2 has no CLS) only when fewer than top_k answers exist', () => {
     const c = expected.cases.find((x) => x.id === 'one_token_context')!;
     const spans = c.spans.map((s) => recordedSpan(c, s));
-    const answers = answerQuestion(c.context, spans, c.spans, { top_k: 3, handle_impossible_answer: true });
+    const answers = answerQuestion(c.context, spans, c.spans, {
+      top_k: 3,
+      handle_impossible_answer: true,
+    });
     assert.deepEqual(answers.at(-1), { score: 0, start: 0, end: 0, answer: '' });
-    const one = answerQuestion(c.context, spans, c.spans, { top_k: 1, handle_impossible_answer: true });
+    const one = answerQuestion(c.context, spans, c.spans, {
+      top_k: 1,
+      handle_impossible_answer: true,
+    });
     assert.equal(one.length, 1);
     assert.notEqual(one[0].answer, '');
   });
@@ -302,11 +352,28 @@ describe('question answering (transformers 4.x pipeline)', () => {
     const c = expected.cases[0];
     const spans = c.spans.map((s) => recordedSpan(c, s));
     assert.throws(() => answerQuestion(c.context, spans, c.spans, { top_k: 0 }), /top_k/);
-    assert.throws(() => answerQuestion(c.context, spans, c.spans, { max_answer_len: 0 }), /max_answer_len/);
-    const question = { ids: [1, 2, 3, 4], offsets: [[0, 1], [1, 2], [2, 3], [3, 4]] as Array<[number, number]> };
+    assert.throws(
+      () => answerQuestion(c.context, spans, c.spans, { max_answer_len: 0 }),
+      /max_answer_len/,
+    );
+    const question = {
+      ids: [1, 2, 3, 4],
+      offsets: [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+        [3, 4],
+      ] as Array<[number, number]>,
+    };
     const context = { ids: [5, 6], offsets: question.offsets.slice(0, 2), wordIds: [0, 1] };
-    assert.throws(() => questionWindows(question, context, { max_seq_len: 4, doc_stride: 1 }), /no room/);
-    assert.throws(() => questionWindows(question, context, { max_seq_len: 5, doc_stride: 1 }), /doc_stride/);
+    assert.throws(
+      () => questionWindows(question, context, { max_seq_len: 4, doc_stride: 1 }),
+      /no room/,
+    );
+    assert.throws(
+      () => questionWindows(question, context, { max_seq_len: 5, doc_stride: 1 }),
+      /doc_stride/,
+    );
     assert.equal(questionWindows(question, context, { max_seq_len: 6, doc_stride: 3 }).length, 1);
   });
 
@@ -322,6 +389,13 @@ describe('question answering (transformers 4.x pipeline)', () => {
       [20, 21],
     ];
     assert.deepEqual(contextWordIds(text, offsets), [0, 1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(contextWordIds('ab<|endoftext|>cd', [[0, 2], [2, 15], [15, 17]]), [0, 1, 2]);
+    assert.deepEqual(
+      contextWordIds('ab<|endoftext|>cd', [
+        [0, 2],
+        [2, 15],
+        [15, 17],
+      ]),
+      [0, 1, 2],
+    );
   });
 });

@@ -23,11 +23,13 @@ interface SentimentCase {
 const folder = path.join(fixturesDir, 'gpt2-tiny-sentiment');
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 const expected = readJson<{ cases: SentimentCase[] }>(path.join(folder, 'expected.json'));
-const config = readJson<ClassificationConfig & { n_positions: number }>(path.join(folder, 'config.json'));
+const config = readJson<ClassificationConfig & { n_positions: number }>(
+  path.join(folder, 'config.json'),
+);
 const texts = new Map(
-  readJson<{ texts: Array<{ id: string; text: string }> }>(path.join(fixturesDir, 'cases.json')).texts.map(
-    (t) => [t.id, t.text],
-  ),
+  readJson<{ texts: Array<{ id: string; text: string }> }>(
+    path.join(fixturesDir, 'cases.json'),
+  ).texts.map((t) => [t.id, t.text]),
 );
 
 function assertClose(actual: number, wanted: number, tolerance: number, what: string): void {
@@ -77,17 +79,18 @@ describe('sequence classification (text-classification pipeline)', () => {
   it('applies a sigmoid per label for multi_label_classification and none for regression', () => {
     const { logits } = expected.cases[1];
     const multi = classifySequence(logits, { problem_type: 'multi_label_classification' });
-    assert.deepEqual(
-      multi.map((m) => m.score).sort(),
-      logits.map(sigmoid).sort(),
-    );
+    assert.deepEqual(multi.map((m) => m.score).sort(), logits.map(sigmoid).sort());
     const regression = classifySequence(logits, { problem_type: 'regression' });
     assert.deepEqual(regression.map((r) => r.score).sort(), [...logits].sort());
   });
 
   it('returns only the top_k best labels when asked', () => {
     const c = expected.cases[0];
-    assertSameScores(classifySequence(c.logits, { ...config, top_k: 1 }), c.scores.slice(0, 1), c.id);
+    assertSameScores(
+      classifySequence(c.logits, { ...config, top_k: 1 }),
+      c.scores.slice(0, 1),
+      c.id,
+    );
   });
 
   it('matches HF end to end: transformers.js ids truncated to n_positions, ONNX pooled logits, scores', async () => {
@@ -132,7 +135,10 @@ describe('document classification over windows', () => {
 
   it('takes each label’s highest window score with max', () => {
     const result = aggregateWindows([a, b], [3, 1], 'max');
-    assert.deepEqual(result.scores, a.map((s, i) => Math.max(s, b[i])));
+    assert.deepEqual(
+      result.scores,
+      a.map((s, i) => Math.max(s, b[i])),
+    );
   });
 
   it('equals the single-text result for a document of one window', () => {

@@ -1,0 +1,63 @@
+import { Tensor } from 'onnxruntime-node';
+import { tokenOffsets, type Utf16Range } from '../text/offsets';
+import type { LoadedModel } from './registry';
+
+export interface EncodedText {
+  ids: number[];
+  tokens: string[];
+  /** UTF-16 ranges in the text (transformers.js gives no offsets for byte-level BPE). */
+  offsets: Utf16Range[];
+}
+
+interface TokenizerInternals {
+  _tokenizer: { id_to_token(id: number): string | undefined };
+}
+
+/** Token ids, byte-level token strings and UTF-16 offsets of a text. */
+export function encode(model: LoadedModel, text: string): EncodedText {
+  const ids = model.tokenizer.encode(text, { add_special_tokens: false });
+  const inner = (model.tokenizer as unknown as TokenizerInternals)._tokenizer;
+  const tokens = ids.map((id) => inner.id_to_token(id) ?? '');
+  return { ids, tokens, offsets: tokenOffsets(text, tokens) };
+}
+
+export function int64Tensor(dims: number[], values: ArrayLike<number>): Tensor {
+  return new Tensor(
+    'int64',
+    BigInt64Array.from(values as ArrayLike<number>, (v) => BigInt(v)),
+    dims,
+  );
+}
+
+/**
+ * Runs a model without a key/value cache on rows of ids, right-padded with `padId` (mask 0),
+ * and returns the named outputs. Rows may have different lengths.
+ */
+export async function runPadded(
+  model: LoadedModel,
+  rows: readonly (readonly number[])[],
+  extra: Record<string, Tensor> = {},
+): Promise<Record<string, Tensor>> {
+  const width = Math.max(1, ...rows.map((row) => row.length));
+  const padId = model.config.pad_token_id ?? model.config.eos_token_id ?? 0;
+  const ids = new Array<number>(rows.length * width).fill(padId);
+  const mask = new Array<number>(rows.length * width).fill(0);
+  rows.forEach((row, r) => {
+    row.forEach((id, i) => {
+      ids[r * width + i] = id;
+      mask[r * width + i] = 1;
+    });
+  });
+  const feeds: Record<string, Tensor> = {
+    input_ids: int64Tensor([rows.length, width], ids),
+    attention_mask: int64Tensor([rows.length, width], mask),
+    ...extra,
+  };
+  if (model.session.inputNames.includes('position_ids') && !extra.position_ids) {
+    feeds.position_ids = int64Tensor(
+      [rows.length, width],
+      Array.from({ length: rows.length * width }, (_, i) => i % width),
+    );
+  }
+  return (await model.session.run(feeds)) as Record<string, Tensor>;
+}
