@@ -3,11 +3,16 @@ import { registerCommands } from './client/commands';
 import type { Context } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
+import { Tagger, type DocumentSpan } from './client/tagging';
+import type { TaggingRole } from './protocol';
 
 /** What the extension exports: used by its integration tests and by other extensions. */
 export interface Gpt2HeadsApi {
   hostState(): HostState;
   hostStatusBar(): vscode.StatusBarItem;
+  /** The spans shown for a document, with their current ranges. */
+  taggedSpans(uri: vscode.Uri, role?: TaggingRole): DocumentSpan[];
+  onDidChangeTags: vscode.Event<vscode.Uri>;
 }
 
 let host: HostClient | undefined;
@@ -15,13 +20,24 @@ let host: HostClient | undefined;
 export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const log = vscode.window.createOutputChannel('GPT-2 Heads', { log: true });
   host = new HostClient(context, log);
-  const ctx: Context = { extension: context, host, log };
+  const partial = { extension: context, host, log } as Context;
+  const tagger = new Tagger(partial);
+  const ctx: Context = { ...partial, tagger };
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
-  context.subscriptions.push(log, host, statusItem, ...statusDisposables, ...registerCommands(ctx));
+  context.subscriptions.push(
+    log,
+    host,
+    tagger,
+    statusItem,
+    ...statusDisposables,
+    ...registerCommands(ctx),
+  );
   const running = host;
   return {
     hostState: () => running.state,
     hostStatusBar: () => statusItem as vscode.StatusBarItem,
+    taggedSpans: (uri, role) => tagger.spans(uri, role),
+    onDidChangeTags: tagger.onDidChangeTags,
   };
 }
 

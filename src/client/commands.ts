@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Context } from './context';
 import { continueText } from './continueText';
 import { showModelStatus } from './modelStatus';
+import { goToEntity, revealRange } from './tagging';
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
 
@@ -14,7 +15,33 @@ const commands: Record<string, Command> = {
     void vscode.window.setStatusBarMessage('GPT-2 Heads: model host restarted', 3000);
   },
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
+  'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
+  'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
+  'gpt2Heads.clearTags': (ctx) => ctx.tagger.clear(vscode.window.activeTextEditor?.document.uri),
+  'gpt2Heads.toggleAutoTag': async () => {
+    const config = vscode.workspace.getConfiguration('gpt2Heads');
+    const next = !config.get<boolean>('tagging.auto');
+    await config.update('tagging.auto', next, vscode.ConfigurationTarget.Global);
+    void vscode.window.setStatusBarMessage(
+      `GPT-2 Heads: automatic tagging ${next ? 'on' : 'off'}`,
+      3000,
+    );
+    return next;
+  },
+  'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
+  'gpt2Heads.revealSpan': async (_ctx, uri, start, end) => {
+    const document = await vscode.workspace.openTextDocument(uri as vscode.Uri);
+    const editor = await vscode.window.showTextDocument(document);
+    revealRange(
+      editor,
+      new vscode.Range(document.positionAt(Number(start)), document.positionAt(Number(end))),
+    );
+  },
 };
+
+function asUri(value: unknown): vscode.Uri | undefined {
+  return value instanceof vscode.Uri ? value : undefined;
+}
 
 export function registerCommands(ctx: Context): vscode.Disposable[] {
   return Object.entries(commands).map(([id, command]) =>

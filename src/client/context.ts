@@ -1,9 +1,11 @@
 import type * as vscode from 'vscode';
 import type { HostClient } from './hostClient';
+import type { Tagger } from './tagging';
 
 /** What every feature gets: the extension context, the model host and the log. */
 export interface Context {
   extension: vscode.ExtensionContext;
   host: HostClient;
   log: vscode.LogOutputChannel;
+  tagger: Tagger;
 }

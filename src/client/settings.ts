@@ -1,6 +1,12 @@
 // One typed getter per setting, read where used; defaults live in package.json only.
 import * as vscode from 'vscode';
-import { headRoles, type Dtype, type HeadRole, type HostSettings } from '../protocol';
+import {
+  headRoles,
+  type AggregationStrategy,
+  type Dtype,
+  type HeadRole,
+  type HostSettings,
+} from '../protocol';
 
 const section = 'gpt2Heads';
 
@@ -30,7 +36,20 @@ export const settings = {
   maxDocumentChars: () => config().get<number>('maxDocumentChars') ?? 500000,
   languages: () => config().get<string[]>('languages') ?? [],
   maxNewTokens: () => config().get<number>('generation.maxNewTokens') ?? 32,
+  aggregationStrategy: () =>
+    config().get<AggregationStrategy>('tagging.aggregationStrategy') ?? 'simple',
+  ignoreLabels: () => config().get<string[]>('tagging.ignoreLabels') ?? ['O'],
+  taggingContext: () => config().get<number>('tagging.context') ?? 0,
+  autoTag: () => config().get<boolean>('tagging.auto') === true,
+  taggingDebounceMs: () => config().get<number>('tagging.debounceMs') ?? 600,
+  showLabels: () => config().get<boolean>('tagging.showLabels') !== false,
+  labelColors: () => config().get<Record<string, string>>('tagging.colors') ?? {},
 };
+
+/** Whether automatic features run on this document (commands run on any document). */
+export function servesLanguage(document: vscode.TextDocument): boolean {
+  return settings.languages().includes(document.languageId);
+}
 
 /** Settings whose change the host must hear about (it reloads the affected models). */
 export const hostSettingKeys = [

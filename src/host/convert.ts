@@ -59,11 +59,14 @@ export function readCheckpointWeights(dir: string): Weights {
       for (const [name, tensor] of readSafetensors(file).tensors) weights.set(name, tensor);
     }
     for (const name of Object.keys(weightMap)) {
-      if (!weights.has(name)) throw new ModelFormatError(`${index}: tensor ${name} is not in shard ${weightMap[name]}`);
+      if (!weights.has(name))
+        throw new ModelFormatError(`${index}: tensor ${name} is not in shard ${weightMap[name]}`);
     }
     return weights;
   }
-  const pickles = fs.readdirSync(dir).filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
+  const pickles = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
   if (pickles.length > 0) {
     throw new ModelFormatError(
       `${dir}: only safetensors is supported: .bin files are Python pickles, which can run code when loaded; ` +
@@ -72,7 +75,9 @@ export function readCheckpointWeights(dir: string): Weights {
         ', no model.safetensors)',
     );
   }
-  throw new ModelFormatError(`${dir}: model.safetensors is missing (and there is no model.safetensors.index.json)`);
+  throw new ModelFormatError(
+    `${dir}: model.safetensors is missing (and there is no model.safetensors.index.json)`,
+  );
 }
 
 function checkTiedHead(config: Gpt2ConfigJson, weights: Weights): void {
@@ -86,7 +91,9 @@ function checkTiedHead(config: Gpt2ConfigJson, weights: Weights): void {
       Buffer.from(wte.data.buffer, wte.data.byteOffset, wte.data.byteLength),
     ) === 0;
   if (!same) {
-    throw new ModelFormatError('weights: an untied lm_head.weight (tie_word_embeddings false) is not supported');
+    throw new ModelFormatError(
+      'weights: an untied lm_head.weight (tie_word_embeddings false) is not supported',
+    );
   }
 }
 
@@ -108,12 +115,19 @@ export function writeOnnxModels(
   fs.mkdirSync(onnxDir, { recursive: true });
   writeAtomically(path.join(onnxDir, 'model.onnx'), fp32Model);
   if (dtype === 'q8') {
-    writeAtomically(path.join(onnxDir, 'model_quantized.onnx'), buildGpt2Graph(config, weights, { quantize: true }));
+    writeAtomically(
+      path.join(onnxDir, 'model_quantized.onnx'),
+      buildGpt2Graph(config, weights, { quantize: true }),
+    );
   }
 }
 
 /** Converts a safetensors checkpoint folder into an ONNX model folder. */
-export function convertCheckpoint(srcDir: string, outDir: string, options: ConvertOptions = {}): void {
+export function convertCheckpoint(
+  srcDir: string,
+  outDir: string,
+  options: ConvertOptions = {},
+): void {
   if (!fs.existsSync(srcDir)) throw new ModelFormatError(`${srcDir}: folder does not exist`);
   const config = readConfig(srcDir);
   architectureOf(config);

@@ -9,7 +9,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ARCHITECTURES, type Gpt2Architecture, type Gpt2ConfigJson, type Weights } from './onnx/gpt2Graph';
+import {
+  ARCHITECTURES,
+  type Gpt2Architecture,
+  type Gpt2ConfigJson,
+  type Weights,
+} from './onnx/gpt2Graph';
 import { writeOnnxModels, type OnnxDtype } from './convert';
 import { writeSafetensors } from './safetensors';
 import { writeGpt2TokenizerFiles } from './tokenizerFiles';
@@ -41,7 +46,10 @@ export interface MadeModel {
   weights: Weights;
 }
 
-const SIZES: Record<ModelSize, { n_layer: number; n_embd: number; n_head: number; n_positions: number }> = {
+const SIZES: Record<
+  ModelSize,
+  { n_layer: number; n_embd: number; n_head: number; n_positions: number }
+> = {
   tiny: { n_layer: 2, n_embd: 32, n_head: 4, n_positions: 128 },
   small: { n_layer: 4, n_embd: 256, n_head: 4, n_positions: 512 },
   full: { n_layer: 12, n_embd: 768, n_head: 12, n_positions: 1024 },
@@ -140,14 +148,26 @@ export function makeConfig(
 }
 
 /** Random weights for `config` with HF's names and layouts (Conv1D [in, out], nn.Linear [out, in]). */
-export function randomWeights(config: Gpt2ConfigJson, seed: number, std = 0.02, biasStd = 0.1): Weights {
+export function randomWeights(
+  config: Gpt2ConfigJson,
+  seed: number,
+  std = 0.02,
+  biasStd = 0.1,
+): Weights {
   const rng = new SeededRandom(seed);
   const E = config.n_embd!;
   const L = config.n_layer!;
   const inner = config.n_inner ?? 4 * E;
   const weights: Weights = new Map();
   const put = (name: string, shape: number[], mean: number, s: number): void => {
-    weights.set(name, { shape, data: rng.fill(shape.reduce((a, b) => a * b, 1), mean, s) });
+    weights.set(name, {
+      shape,
+      data: rng.fill(
+        shape.reduce((a, b) => a * b, 1),
+        mean,
+        s,
+      ),
+    });
   };
   put('transformer.wte.weight', [config.vocab_size!, E], 0, std);
   put('transformer.wpe.weight', [config.n_positions!, E], 0, std);
@@ -203,11 +223,22 @@ export function makeRandomModel(options: MakeModelOptions): MadeModel {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   writeGpt2TokenizerFiles(dir, { modelMaxLength: config.n_positions! });
-  if (options.architecture === 'GPT2LMHeadModel' || options.architecture === 'GPT2DoubleHeadsModel') {
-    const generation = { bos_token_id: ENDOFTEXT_ID, eos_token_id: ENDOFTEXT_ID, pad_token_id: ENDOFTEXT_ID };
-    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify(generation, null, 2) + '\n');
+  if (
+    options.architecture === 'GPT2LMHeadModel' ||
+    options.architecture === 'GPT2DoubleHeadsModel'
+  ) {
+    const generation = {
+      bos_token_id: ENDOFTEXT_ID,
+      eos_token_id: ENDOFTEXT_ID,
+      pad_token_id: ENDOFTEXT_ID,
+    };
+    fs.writeFileSync(
+      path.join(dir, 'generation_config.json'),
+      JSON.stringify(generation, null, 2) + '\n',
+    );
   }
-  if (options.safetensors) writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  if (options.safetensors)
+    writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
   writeOnnxModels(dir, config, weights, options.dtype ?? 'fp32');
   return { config, weights };
 }

@@ -66,19 +66,28 @@ function toFloat32(dtype: string, bytes: Buffer, count: number): Float32Array {
 
 /** Parses a safetensors buffer; `file` names it in errors. */
 export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): SafetensorsFile {
-  if (buffer.length < 8) fail(file, `truncated file: ${buffer.length} bytes, too short for the 8-byte header length`);
+  if (buffer.length < 8)
+    fail(file, `truncated file: ${buffer.length} bytes, too short for the 8-byte header length`);
   const headerLength = Number(buffer.readBigUInt64LE(0));
-  if (headerLength > MAX_HEADER_BYTES) fail(file, `not a safetensors file (header length ${headerLength} bytes)`);
+  if (headerLength > MAX_HEADER_BYTES)
+    fail(file, `not a safetensors file (header length ${headerLength} bytes)`);
   if (8 + headerLength > buffer.length) {
-    fail(file, `truncated file: header says ${headerLength} bytes of JSON but the file has ${buffer.length} bytes`);
+    fail(
+      file,
+      `truncated file: header says ${headerLength} bytes of JSON but the file has ${buffer.length} bytes`,
+    );
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
   } catch (e) {
     fail(file, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(file, 'header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail(file, 'header is not a JSON object');
   const dataStart = 8 + headerLength;
   const dataLength = buffer.length - dataStart;
   const tensors: Weights = new Map();
@@ -121,7 +130,10 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
       );
     }
     if (!READABLE.includes(entry.dtype)) {
-      fail(file, `tensor ${name}: dtype ${entry.dtype} is not supported (supported: ${READABLE.join(', ')})`);
+      fail(
+        file,
+        `tensor ${name}: dtype ${entry.dtype} is not supported (supported: ${READABLE.join(', ')})`,
+      );
     }
     end = Math.max(end, stop);
     tensors.set(name, {
@@ -130,7 +142,10 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
     });
   }
   if (end !== dataLength) {
-    fail(file, `header and size disagree: the tensors cover ${end} data bytes but the file has ${dataLength}`);
+    fail(
+      file,
+      `header and size disagree: the tensors cover ${end} data bytes but the file has ${dataLength}`,
+    );
   }
   return { tensors, metadata };
 }

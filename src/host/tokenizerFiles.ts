@@ -25,7 +25,10 @@ let cachedTokenizerJson: string | undefined;
 /** tokenizer.json text (no indentation, the field order the tokenizers library writes). */
 export function gpt2TokenizerJson(): string {
   if (cachedTokenizerJson) return cachedTokenizerJson;
-  const vocab = JSON.parse(fs.readFileSync(encoderPackageFile('encoder.json'), 'utf8')) as Record<string, number>;
+  const vocab = JSON.parse(fs.readFileSync(encoderPackageFile('encoder.json'), 'utf8')) as Record<
+    string,
+    number
+  >;
   const merges = fs
     .readFileSync(encoderPackageFile('vocab.bpe'), 'utf8')
     .split('\n')
@@ -104,5 +107,8 @@ export function writeGpt2TokenizerFiles(dir: string, options: TokenizerOptions):
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), gpt2TokenizerJson());
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'special_tokens_map.json'), JSON.stringify(specialTokens, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'special_tokens_map.json'),
+    JSON.stringify(specialTokens, null, 2) + '\n',
+  );
 }

@@ -55,9 +55,9 @@ describe('model host process', function () {
   it('streams the new text as partial results that add up to the final text', async () => {
     const chunks: string[] = [];
     const token = 'stream-1';
-    const listener = host.connection.onProgress(generateChunk, token, (chunk) =>
-      chunks.push(chunk.text),
-    );
+    const listener = host.connection.onProgress(generateChunk, token, (chunk) => {
+      chunks.push(chunk.text);
+    });
     const result = await host.connection.sendRequest(methods.generate, {
       prompt: greedy[1].prompt,
       options: { max_new_tokens: 12 },

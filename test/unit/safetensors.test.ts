@@ -1,12 +1,19 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { fixturesDir } from './fixturesPath';
-import { parseSafetensors, readSafetensors, serializeSafetensors } from '../../src/host/safetensors';
+import {
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+} from '../../src/host/safetensors';
 import type { Weights } from '../../src/host/onnx/gpt2Graph';
 
 function sample(): Weights {
   return new Map([
-    ['transformer.b', { shape: [2, 3], data: Float32Array.from([1, -2.5, 3.25, 0, 65504, -0.0001]) }],
+    [
+      'transformer.b',
+      { shape: [2, 3], data: Float32Array.from([1, -2.5, 3.25, 0, 65504, -0.0001]) },
+    ],
     ['a', { shape: [1], data: Float32Array.from([0.1]) }],
   ]);
 }
@@ -20,7 +27,9 @@ function withHeader(header: object, dataBytes: number): Buffer {
 
 describe('safetensors', () => {
   it('reads the HF fixture checkpoint: transformer. prefix, Conv1D [in, out], no tied lm_head, format pt', () => {
-    const file = readSafetensors(path.join(fixturesDir, 'safetensors', 'gpt2-tiny-lm', 'model.safetensors'));
+    const file = readSafetensors(
+      path.join(fixturesDir, 'safetensors', 'gpt2-tiny-lm', 'model.safetensors'),
+    );
     assert.deepEqual(file.metadata, { format: 'pt' });
     assert.ok(file.tensors.has('transformer.h.0.attn.c_attn.weight'));
     assert.ok(!file.tensors.has('lm_head.weight'));
@@ -38,31 +47,66 @@ describe('safetensors', () => {
   });
 
   it('widens F16 and BF16 to f32 within their precision', () => {
-    for (const [dtype, rel] of [['F16', 1e-3], ['BF16', 8e-3]] as const) {
-      const back = parseSafetensors(serializeSafetensors(sample(), {}, dtype)).tensors.get('transformer.b')!;
+    for (const [dtype, rel] of [
+      ['F16', 1e-3],
+      ['BF16', 8e-3],
+    ] as const) {
+      const back = parseSafetensors(serializeSafetensors(sample(), {}, dtype)).tensors.get(
+        'transformer.b',
+      )!;
       const original = sample().get('transformer.b')!.data;
-      original.forEach((v, i) => assert.ok(Math.abs(back.data[i] - v) <= rel * Math.abs(v) + 1e-7, `${dtype} ${v} -> ${back.data[i]}`));
+      original.forEach((v, i) =>
+        assert.ok(
+          Math.abs(back.data[i] - v) <= rel * Math.abs(v) + 1e-7,
+          `${dtype} ${v} -> ${back.data[i]}`,
+        ),
+      );
     }
   });
 
   it('reports a truncated file', () => {
     const bytes = serializeSafetensors(sample());
     assert.throws(() => parseSafetensors(bytes.subarray(0, 4)), /truncated file: 4 bytes/);
-    assert.throws(() => parseSafetensors(bytes.subarray(0, 20)), /truncated file: header says \d+ bytes of JSON/);
-    assert.throws(() => parseSafetensors(bytes.subarray(0, bytes.length - 2)), /truncated file: tensor transformer\.b ends at byte 28/);
+    assert.throws(
+      () => parseSafetensors(bytes.subarray(0, 20)),
+      /truncated file: header says \d+ bytes of JSON/,
+    );
+    assert.throws(
+      () => parseSafetensors(bytes.subarray(0, bytes.length - 2)),
+      /truncated file: tensor transformer\.b ends at byte 28/,
+    );
   });
 
   it('reports a header whose sizes disagree with the shape or the file', () => {
     const entry = { dtype: 'F32', shape: [2], data_offsets: [0, 4] };
-    assert.throws(() => parseSafetensors(withHeader({ x: entry }, 4)), /tensor x: data_offsets \[0, 4\] hold 4 bytes, but F32 shape \[2\] needs 8/);
+    assert.throws(
+      () => parseSafetensors(withHeader({ x: entry }, 4)),
+      /tensor x: data_offsets \[0, 4\] hold 4 bytes, but F32 shape \[2\] needs 8/,
+    );
     const ok = { dtype: 'F32', shape: [1], data_offsets: [0, 4] };
-    assert.throws(() => parseSafetensors(withHeader({ x: ok }, 12)), /header and size disagree: the tensors cover 4 data bytes but the file has 12/);
-    assert.throws(() => parseSafetensors(Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{oops')])), /header is not valid JSON/);
+    assert.throws(
+      () => parseSafetensors(withHeader({ x: ok }, 12)),
+      /header and size disagree: the tensors cover 4 data bytes but the file has 12/,
+    );
+    assert.throws(
+      () =>
+        parseSafetensors(
+          Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{oops')]),
+        ),
+      /header is not valid JSON/,
+    );
   });
 
   it('names an unsupported dtype', () => {
     const entry = { dtype: 'I64', shape: [1], data_offsets: [0, 8] };
-    assert.throws(() => parseSafetensors(withHeader({ 'attn.bias': entry }, 8)), /tensor attn\.bias: dtype I64 is not supported \(supported: F32, F16, BF16\)/);
-    assert.throws(() => parseSafetensors(withHeader({ x: { dtype: 'Q9', shape: [1], data_offsets: [0, 1] } }, 1)), /unknown dtype Q9/);
+    assert.throws(
+      () => parseSafetensors(withHeader({ 'attn.bias': entry }, 8)),
+      /tensor attn\.bias: dtype I64 is not supported \(supported: F32, F16, BF16\)/,
+    );
+    assert.throws(
+      () =>
+        parseSafetensors(withHeader({ x: { dtype: 'Q9', shape: [1], data_offsets: [0, 1] } }, 1)),
+      /unknown dtype Q9/,
+    );
   });
 });

@@ -127,6 +127,8 @@ export function portInUse(port: number): Promise<boolean> {
 export interface CodeServer {
   readonly baseUrl: string;
   readonly logFile: string;
+  /** Settles when code-server exits, with its exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
   /** Stops code-server and everything it started (extension hosts outlive the page). */
   stop(): void;
 }
@@ -134,7 +136,8 @@ export interface CodeServer {
 const running = new Set<ChildProcess>();
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  // Not skipped when code-server itself has exited: its extension host may still run.
+  if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
@@ -193,10 +196,12 @@ export async function startCodeServer(
     child.stderr?.on('data', (data: Buffer) => log(data.toString().trimEnd()));
   }
 
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const server: CodeServer = {
     baseUrl,
     logFile,
+    exited,
     stop() {
       if (!running.delete(child)) return;
       killGroup(child, 'SIGTERM');

@@ -31,6 +31,7 @@ function argValue(name: string): string | undefined {
 
 let server: CodeServer | undefined;
 let workbench: Workbench | undefined;
+let interrupted = false;
 
 async function cleanUp(): Promise<void> {
   server?.stop();
@@ -91,6 +92,7 @@ async function runTests(): Promise<number> {
 async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      interrupted = true;
       console.error(`[vscode-test] ${signal}: stopping code-server and the browser`);
       void cleanUp().finally(() => process.exit(130));
     });
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
   try {
     code = await Promise.race([runTests(), timeout]);
   } catch (error) {
+    if (interrupted) return;
     console.error(`[vscode-test] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     if (server) console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
     code = 1;

@@ -79,7 +79,8 @@ export const ARCHITECTURES = [
 ] as const;
 export type Gpt2Architecture = (typeof ARCHITECTURES)[number];
 
-export type HeadKind = 'token-classification' | 'sequence-classification' | 'question-answering' | 'causal-lm';
+export type HeadKind =
+  'token-classification' | 'sequence-classification' | 'question-answering' | 'causal-lm';
 
 export interface HeadSpec {
   name: string;
@@ -143,7 +144,9 @@ export const SUPPORTED_ACTIVATIONS = [
 function positiveInt(config: Gpt2ConfigJson, key: string, fallback?: number): number {
   const value = config[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new ModelFormatError(`config.json: ${key} must be a positive integer (got ${JSON.stringify(value)})`);
+    throw new ModelFormatError(
+      `config.json: ${key} must be a positive integer (got ${JSON.stringify(value)})`,
+    );
   }
   return value;
 }
@@ -151,7 +154,9 @@ function positiveInt(config: Gpt2ConfigJson, key: string, fallback?: number): nu
 /** Reads the dimensions from config.json, with HF's GPT2Config defaults. */
 export function readGpt2Dims(config: Gpt2ConfigJson): Gpt2Dims {
   if (config.model_type !== undefined && config.model_type !== 'gpt2') {
-    throw new ModelFormatError(`config.json: model_type is "${config.model_type}", expected "gpt2"`);
+    throw new ModelFormatError(
+      `config.json: model_type is "${config.model_type}", expected "gpt2"`,
+    );
   }
   if (config.add_cross_attention) {
     throw new ModelFormatError('config.json: add_cross_attention is not supported');
@@ -206,9 +211,15 @@ function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function expectShape(name: string, tensor: WeightTensor | undefined, expected: number[], why: string): WeightTensor {
+function expectShape(
+  name: string,
+  tensor: WeightTensor | undefined,
+  expected: number[],
+  why: string,
+): WeightTensor {
   if (!tensor) throw new ModelFormatError(`weights: tensor ${name} is missing`);
-  const same = tensor.shape.length === expected.length && tensor.shape.every((d, i) => d === expected[i]);
+  const same =
+    tensor.shape.length === expected.length && tensor.shape.every((d, i) => d === expected[i]);
   if (!same) {
     throw new ModelFormatError(
       `weights: tensor ${name} has shape ${shapeText(tensor.shape)}, expected ${shapeText(expected)} (${why})`,
@@ -221,14 +232,22 @@ function expectShape(name: string, tensor: WeightTensor | undefined, expected: n
 export function backboneTensors(dims: Gpt2Dims, weights: Weights): Map<string, WeightTensor> {
   const out = new Map<string, WeightTensor>();
   const wte = findBackbone(weights, 'wte.weight');
-  if (wte && wte.shape.length === 2 && wte.shape[1] === dims.nEmbd && wte.shape[0] < dims.vocabSize) {
+  if (
+    wte &&
+    wte.shape.length === 2 &&
+    wte.shape[1] === dims.nEmbd &&
+    wte.shape[0] < dims.vocabSize
+  ) {
     throw new ModelFormatError(
       `config.json: vocab_size ${dims.vocabSize} is larger than the ${wte.shape[0]} rows of transformer.wte.weight`,
     );
   }
   const E = dims.nEmbd;
   const want = (name: string, shape: number[], why: string): void => {
-    out.set(BACKBONE_PREFIX + name, expectShape(BACKBONE_PREFIX + name, findBackbone(weights, name), shape, why));
+    out.set(
+      BACKBONE_PREFIX + name,
+      expectShape(BACKBONE_PREFIX + name, findBackbone(weights, name), shape, why),
+    );
   };
   want('wte.weight', [dims.vocabSize, E], `vocab_size ${dims.vocabSize}, n_embd ${E}`);
   want('wpe.weight', [dims.nPositions, E], `n_positions ${dims.nPositions}, n_embd ${E}`);
@@ -252,7 +271,9 @@ export function backboneTensors(dims: Gpt2Dims, weights: Weights): Map<string, W
   want('ln_f.weight', [E], e);
   want('ln_f.bias', [E], e);
   if (findBackbone(weights, `h.${dims.nLayer}.ln_1.weight`)) {
-    throw new ModelFormatError(`weights: found layer h.${dims.nLayer} but config.json says n_layer ${dims.nLayer}`);
+    throw new ModelFormatError(
+      `weights: found layer h.${dims.nLayer} but config.json says n_layer ${dims.nLayer}`,
+    );
   }
   return out;
 }
@@ -309,7 +330,8 @@ class Gpt2GraphWriter {
   conv1d(x: string, prefix: string): string {
     const wName = `${prefix}.weight`;
     const bias = this.weight(`${prefix}.bias`);
-    if (!this.quantize) return this.g.op('Add', [this.g.op('MatMul', [x, this.weight(wName)]), bias]);
+    if (!this.quantize)
+      return this.g.op('Add', [this.g.op('MatMul', [x, this.weight(wName)]), bias]);
     const w = this.tensors.get(wName);
     if (!w) throw new ModelFormatError(`weights: tensor ${wName} is missing`);
     const [rows, cols] = w.shape;
@@ -332,10 +354,14 @@ class Gpt2GraphWriter {
   }
 
   layerNorm(x: string, prefix: string): string {
-    return this.g.op('LayerNormalization', [x, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`)], {
-      axis: -1,
-      epsilon: { float: this.dims.epsilon },
-    });
+    return this.g.op(
+      'LayerNormalization',
+      [x, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`)],
+      {
+        axis: -1,
+        epsilon: { float: this.dims.epsilon },
+      },
+    );
   }
 
   activation(x: string, kind: string): string {
@@ -397,7 +423,11 @@ class Gpt2GraphWriter {
     const pastLen = g.op('Sub', [total, seqLen]);
     let positions = positionIds;
     if (!positions) {
-      const range = g.op('Range', [g.constInt64([0], true), this.scalar(seqLen), g.constInt64([1], true)]);
+      const range = g.op('Range', [
+        g.constInt64([0], true),
+        this.scalar(seqLen),
+        g.constInt64([1], true),
+      ]);
       positions = g.op('Unsqueeze', [range, g.constInt64([0])]);
     }
     let x = g.op('Add', [
@@ -407,7 +437,11 @@ class Gpt2GraphWriter {
 
     // Key j is visible to query i when j <= past + i (causal) and attention_mask[j] is 1.
     const qPos = g.op('Range', [this.scalar(pastLen), this.scalar(total), g.constInt64([1], true)]);
-    const kPos = g.op('Range', [g.constInt64([0], true), this.scalar(total), g.constInt64([1], true)]);
+    const kPos = g.op('Range', [
+      g.constInt64([0], true),
+      this.scalar(total),
+      g.constInt64([1], true),
+    ]);
     const causal = g.op('LessOrEqual', [
       g.op('Unsqueeze', [kPos, g.constInt64([0])]),
       g.op('Unsqueeze', [qPos, g.constInt64([1])]),
@@ -423,7 +457,8 @@ class Gpt2GraphWriter {
       const h = this.layerNorm(x, p + 'ln_1');
       const qkv = this.conv1d(h, p + 'attn.c_attn');
       const [q, k, v] = g.opN('Split', [qkv, g.constInt64([E, E, E])], 3, { axis: -1 });
-      const heads = (t: string): string => g.op('Transpose', [g.op('Reshape', [t, headShape])], { perm: [0, 2, 1, 3] });
+      const heads = (t: string): string =>
+        g.op('Transpose', [g.op('Reshape', [t, headShape])], { perm: [0, 2, 1, 3] });
       let kh = heads(k);
       let vh = heads(v);
       if (past && presentNames) {
@@ -440,7 +475,10 @@ class Gpt2GraphWriter {
       const scores = g.op('MatMul', [qh, g.op('Transpose', [kh], { perm: [0, 1, 3, 2] })]);
       const probs = g.op('Softmax', [g.op('Where', [visible, scores, minValue])], { axis: -1 });
       const context = g.op('MatMul', [probs, vh]);
-      const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergedShape]);
+      const merged = g.op('Reshape', [
+        g.op('Transpose', [context], { perm: [0, 2, 1, 3] }),
+        mergedShape,
+      ]);
       x = g.op('Add', [x, this.conv1d(merged, p + 'attn.c_proj')]);
       const h2 = this.layerNorm(x, p + 'ln_2');
       const act = this.activation(this.conv1d(h2, p + 'mlp.c_fc'), dims.activation);
@@ -456,7 +494,13 @@ class Gpt2GraphWriter {
     if (this.quantize) {
       const wte = this.tensors.get(wteName)!;
       const q = quantizeTransposed(wte.data, dims.vocabSize, dims.nEmbd);
-      const logits = this.quantizedMatMul(hidden, 'lm_head.weight', [dims.nEmbd, dims.vocabSize], q, '');
+      const logits = this.quantizedMatMul(
+        hidden,
+        'lm_head.weight',
+        [dims.nEmbd, dims.vocabSize],
+        q,
+        '',
+      );
       g.node('Identity', [logits], [outName]);
       return;
     }
@@ -468,7 +512,13 @@ class Gpt2GraphWriter {
   }
 
   /** nn.Linear(hidden, out): x @ W^T (+ b). W is stored with HF's [out, in] layout. */
-  linear(x: string, weightName: string, weight: WeightTensor, biasName?: string, bias?: WeightTensor): string {
+  linear(
+    x: string,
+    weightName: string,
+    weight: WeightTensor,
+    biasName?: string,
+    bias?: WeightTensor,
+  ): string {
     const g = this.g;
     const wT = g.op('Transpose', [this.weight(weightName, weight)], { perm: [1, 0] });
     const y = g.op('MatMul', [x, wT]);
@@ -478,7 +528,9 @@ class Gpt2GraphWriter {
   /** Hidden [N,s,E] at index [N] per row -> [N,E]. */
   gatherRows(hidden: string, index: string): string {
     const g = this.g;
-    return g.op('GatherND', [hidden, g.op('Reshape', [index, g.constInt64([-1, 1])])], { batch_dims: 1 });
+    return g.op('GatherND', [hidden, g.op('Reshape', [index, g.constInt64([-1, 1])])], {
+      batch_dims: 1,
+    });
   }
 
   /** HF GPT2ForSequenceClassification pooling: last index whose id is not pad (last token without pad). */
@@ -488,8 +540,14 @@ class Gpt2GraphWriter {
       const last = g.op('Sub', [this.dim(ids, 1), g.constInt64([1])]);
       return g.op('Gather', [hidden, this.scalar(last)], { axis: 1 });
     }
-    const notPad = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.constInt64([padTokenId])])])], { to: 1 });
-    const range = g.op('Range', [g.constInt64([0], true), this.scalar(this.dim(ids, 1)), g.constInt64([1], true)]);
+    const notPad = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.constInt64([padTokenId])])])], {
+      to: 1,
+    });
+    const range = g.op('Range', [
+      g.constInt64([0], true),
+      this.scalar(this.dim(ids, 1)),
+      g.constInt64([1], true),
+    ]);
     const weighted = g.op('Mul', [notPad, g.op('Cast', [range], { to: 1 })]);
     const index = g.op('ArgMax', [weighted], { axis: 1, keepdims: 1 });
     return this.gatherRows(hidden, index);
@@ -520,7 +578,11 @@ const BATCH: Dim = 'batch_size';
 const SEQ: Dim = 'sequence_length';
 
 /** Builds the ONNX model (serialised ModelProto bytes). See the comment at the top of this file. */
-export function buildGpt2Graph(config: Gpt2ConfigJson, weights: Weights, options: BuildOptions = {}): Uint8Array {
+export function buildGpt2Graph(
+  config: Gpt2ConfigJson,
+  weights: Weights,
+  options: BuildOptions = {},
+): Uint8Array {
   const dims = readGpt2Dims(config);
   const tensors = backboneTensors(dims, weights);
   const w = new Gpt2GraphWriter(dims, tensors, options.quantize ?? false);
@@ -528,7 +590,8 @@ export function buildGpt2Graph(config: Gpt2ConfigJson, weights: Weights, options
   const E = dims.nEmbd;
 
   if (options.heads) {
-    if (options.heads.length === 0 && !options.hiddenStates) throw new Error('buildGpt2Graph: no heads given');
+    if (options.heads.length === 0 && !options.hiddenStates)
+      throw new Error('buildGpt2Graph: no heads given');
     const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
     const mask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
     const hidden = w.backbone(ids, mask, null, null, null);
@@ -538,7 +601,8 @@ export function buildGpt2Graph(config: Gpt2ConfigJson, weights: Weights, options
     }
     const seen = new Set<string>();
     for (const head of options.heads) {
-      if (seen.has(head.name)) throw new Error(`buildGpt2Graph: two heads are named "${head.name}"`);
+      if (seen.has(head.name))
+        throw new Error(`buildGpt2Graph: two heads are named "${head.name}"`);
       seen.add(head.name);
       addHead(w, head, ids, hidden, dims);
     }
@@ -546,7 +610,12 @@ export function buildGpt2Graph(config: Gpt2ConfigJson, weights: Weights, options
   }
 
   const architecture = options.architecture ?? architectureOf(config);
-  const own = (kind: HeadKind): HeadSpec => ({ name: '', kind, weights, padTokenId: dims.padTokenId });
+  const own = (kind: HeadKind): HeadSpec => ({
+    name: '',
+    kind,
+    weights,
+    padTokenId: dims.padTokenId,
+  });
   switch (architecture) {
     case 'GPT2Model': {
       const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
@@ -583,7 +652,13 @@ function buildPlainHead(w: Gpt2GraphWriter, head: HeadSpec): void {
 }
 
 /** Adds one head's outputs, named `<name>.<output>` (or just `<output>` when name is ''). */
-function addHead(w: Gpt2GraphWriter, head: HeadSpec, ids: string, hidden: string, dims: Gpt2Dims): void {
+function addHead(
+  w: Gpt2GraphWriter,
+  head: HeadSpec,
+  ids: string,
+  hidden: string,
+  dims: Gpt2Dims,
+): void {
   const g = w.g;
   const out = (o: string): string => (head.name ? `${head.name}.${o}` : o);
   const stored = (n: string): string => (head.name ? `${head.name}.${n}` : n);
@@ -596,8 +671,21 @@ function addHead(w: Gpt2GraphWriter, head: HeadSpec, ids: string, hidden: string
     case 'token-classification': {
       const weight = headTensor(head.weights, 'classifier.weight', owner);
       const bias = headTensor(head.weights, 'classifier.bias', owner);
-      const labels = checkLinear('classifier', weight, bias, null, dims.nEmbd, `n_embd ${dims.nEmbd}`);
-      const logits = w.linear(hidden, stored('classifier.weight'), weight, stored('classifier.bias'), bias);
+      const labels = checkLinear(
+        'classifier',
+        weight,
+        bias,
+        null,
+        dims.nEmbd,
+        `n_embd ${dims.nEmbd}`,
+      );
+      const logits = w.linear(
+        hidden,
+        stored('classifier.weight'),
+        weight,
+        stored('classifier.bias'),
+        bias,
+      );
       g.node('Identity', [logits], [out('logits')]);
       g.output(out('logits'), 'float', [BATCH, SEQ, labels]);
       return;
@@ -606,7 +694,11 @@ function addHead(w: Gpt2GraphWriter, head: HeadSpec, ids: string, hidden: string
       const weight = headTensor(head.weights, 'score.weight', owner);
       const bias = head.weights?.get('score.bias');
       const labels = checkLinear('score', weight, bias, null, dims.nEmbd, `n_embd ${dims.nEmbd}`);
-      const pooled = w.lastNonPad(ids, hidden, head.padTokenId === undefined ? dims.padTokenId : head.padTokenId);
+      const pooled = w.lastNonPad(
+        ids,
+        hidden,
+        head.padTokenId === undefined ? dims.padTokenId : head.padTokenId,
+      );
       const logits = w.linear(pooled, stored('score.weight'), weight, stored('score.bias'), bias);
       g.node('Identity', [logits], [out('logits')]);
       g.output(out('logits'), 'float', [BATCH, labels]);
@@ -616,7 +708,13 @@ function addHead(w: Gpt2GraphWriter, head: HeadSpec, ids: string, hidden: string
       const weight = headTensor(head.weights, 'qa_outputs.weight', owner);
       const bias = headTensor(head.weights, 'qa_outputs.bias', owner);
       checkLinear('qa_outputs', weight, bias, 2, dims.nEmbd, 'Linear(n_embd, 2)');
-      const logits = w.linear(hidden, stored('qa_outputs.weight'), weight, stored('qa_outputs.bias'), bias);
+      const logits = w.linear(
+        hidden,
+        stored('qa_outputs.weight'),
+        weight,
+        stored('qa_outputs.bias'),
+        bias,
+      );
       const [start, end] = g.opN('Split', [logits, g.constInt64([1, 1])], 2, { axis: -1 });
       g.node('Squeeze', [start, g.constInt64([-1])], [out('start_logits')]);
       g.node('Squeeze', [end, g.constInt64([-1])], [out('end_logits')]);
@@ -667,16 +765,21 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
   const ids3 = g.input('input_ids', 'int64', [BATCH, CHOICES, SEQ]);
   const mask3 = g.input('attention_mask', 'int64', [BATCH, CHOICES, SEQ]);
   const summaryType = config.summary_type ?? 'cls_index';
-  const mcIds = summaryType === 'cls_index' ? g.input('mc_token_ids', 'int64', [BATCH, CHOICES]) : null;
+  const mcIds =
+    summaryType === 'cls_index' ? g.input('mc_token_ids', 'int64', [BATCH, CHOICES]) : null;
 
-  const flatShape = g.op('Concat', [g.constInt64([-1]), g.op('Shape', [ids3], { start: 2 })], { axis: 0 });
+  const flatShape = g.op('Concat', [g.constInt64([-1]), g.op('Shape', [ids3], { start: 2 })], {
+    axis: 0,
+  });
   const ids = g.op('Reshape', [ids3, flatShape]);
   const mask = g.op('Reshape', [mask3, flatShape]);
   const hidden = w.backbone(ids, mask, null, null, null);
 
   const logitsFlat = g.fresh('lm_logits');
   w.lmHead(hidden, logitsFlat);
-  const logitsShape = g.op('Concat', [g.op('Shape', [ids3]), g.constInt64([dims.vocabSize])], { axis: 0 });
+  const logitsShape = g.op('Concat', [g.op('Shape', [ids3]), g.constInt64([dims.vocabSize])], {
+    axis: 0,
+  });
   g.node('Reshape', [logitsFlat, logitsShape], ['logits']);
   g.output('logits', 'float', [BATCH, CHOICES, SEQ, dims.vocabSize]);
 
@@ -686,7 +789,11 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
       summary = w.gatherRows(hidden, mcIds!);
       break;
     case 'last':
-      summary = g.op('Gather', [hidden, w.scalar(g.op('Sub', [w.dim(ids, 1), g.constInt64([1])]))], { axis: 1 });
+      summary = g.op(
+        'Gather',
+        [hidden, w.scalar(g.op('Sub', [w.dim(ids, 1), g.constInt64([1])]))],
+        { axis: 1 },
+      );
       break;
     case 'first':
       summary = g.op('Gather', [hidden, g.constInt64([0], true)], { axis: 1 });
@@ -699,10 +806,22 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
   }
   let classes = dims.nEmbd;
   if (config.summary_use_proj ?? true) {
-    const weight = headTensor(weights, 'multiple_choice_head.summary.weight', 'GPT2DoubleHeadsModel');
+    const weight = headTensor(
+      weights,
+      'multiple_choice_head.summary.weight',
+      'GPT2DoubleHeadsModel',
+    );
     const bias = headTensor(weights, 'multiple_choice_head.summary.bias', 'GPT2DoubleHeadsModel');
-    const wanted = (config.summary_proj_to_labels ?? true) && dims.numLabels > 0 ? dims.numLabels : dims.nEmbd;
-    classes = checkLinear('multiple_choice_head.summary', weight, bias, wanted, dims.nEmbd, 'summary_proj_to_labels');
+    const wanted =
+      (config.summary_proj_to_labels ?? true) && dims.numLabels > 0 ? dims.numLabels : dims.nEmbd;
+    classes = checkLinear(
+      'multiple_choice_head.summary',
+      weight,
+      bias,
+      wanted,
+      dims.nEmbd,
+      'summary_proj_to_labels',
+    );
     summary = w.linear(
       summary,
       'multiple_choice_head.summary.weight',
@@ -717,7 +836,9 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
   const outShape =
     classes === 1
       ? g.op('Shape', [ids3], { start: 0, end: 2 })
-      : g.op('Concat', [g.op('Shape', [ids3], { start: 0, end: 2 }), g.constInt64([classes])], { axis: 0 });
+      : g.op('Concat', [g.op('Shape', [ids3], { start: 0, end: 2 }), g.constInt64([classes])], {
+          axis: 0,
+        });
   g.node('Reshape', [summary, outShape], ['mc_logits']);
   g.output('mc_logits', 'float', classes === 1 ? [BATCH, CHOICES] : [BATCH, CHOICES, classes]);
 }

@@ -33,7 +33,9 @@ function valueInfo(name: string, type: DataTypeName, dims: readonly Dim[]): onnx
     type: {
       tensorType: {
         elemType: DataType[type],
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        shape: {
+          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        },
       },
     },
   };
@@ -87,10 +89,16 @@ export class GraphBuilder {
 
   /** Stores a constant tensor (weights) under `name`. */
   initializer(name: string, type: DataTypeName, dims: readonly number[], data: TensorData): string {
-    if (this.initializerNames.has(name)) throw new Error(`duplicate initializer name in graph: ${name}`);
+    if (this.initializerNames.has(name))
+      throw new Error(`duplicate initializer name in graph: ${name}`);
     this.initializerNames.add(name);
     this.names.add(name);
-    this.initializers.push({ name, dataType: DataType[type], dims: [...dims], rawData: bytesOf(data) });
+    this.initializers.push({
+      name,
+      dataType: DataType[type],
+      dims: [...dims],
+      rawData: bytesOf(data),
+    });
     return name;
   }
 
@@ -100,7 +108,12 @@ export class GraphBuilder {
     const existing = this.constants.get(key);
     if (existing) return existing;
     const name = this.fresh('const');
-    this.initializer(name, 'int64', scalar ? [] : [values.length], BigInt64Array.from(values.map((v) => BigInt(v))));
+    this.initializer(
+      name,
+      'int64',
+      scalar ? [] : [values.length],
+      BigInt64Array.from(values.map((v) => BigInt(v))),
+    );
     this.constants.set(key, name);
     return name;
   }
@@ -116,7 +129,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns that output's name. */
-  op(opType: string, inputs: readonly string[], attrs: Record<string, AttributeValue> = {}, domain = ''): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, AttributeValue> = {},
+    domain = '',
+  ): string {
     return this.opN(opType, inputs, 1, attrs, domain)[0];
   }
 

@@ -45,7 +45,11 @@ export function quantizeColumns(data: Float32Array, rows: number, cols: number):
 }
 
 /** Quantizes the transpose of a row-major [rows, cols] matrix (for the tied lm_head: wte is [vocab, n_embd]). */
-export function quantizeTransposed(data: Float32Array, rows: number, cols: number): QuantizedMatrix {
+export function quantizeTransposed(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+): QuantizedMatrix {
   // Column j of the transpose is row j of the input, so scales are per input row.
   const scales = new Float32Array(rows);
   const values = new Int8Array(rows * cols);

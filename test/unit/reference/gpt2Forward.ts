@@ -45,7 +45,12 @@ function conv1d(x: number[], w: Float32Array, b: Float32Array, outDim: number): 
 }
 
 /** nn.Linear: W stored [out, in]. */
-export function linear(x: number[], w: Float32Array, b: Float32Array | undefined, outDim: number): number[] {
+export function linear(
+  x: number[],
+  w: Float32Array,
+  b: Float32Array | undefined,
+  outDim: number,
+): number[] {
   const y: number[] = [];
   for (let o = 0; o < outDim; o++) {
     let s = b ? b[o] : 0;
@@ -68,7 +73,7 @@ function erf(x: number): number {
     }
     return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
   }
-  return Math.sign(x) * (1 - Math.exp(-t * t) / (t * Math.sqrt(Math.PI)) * (1 - 1 / (2 * t * t)));
+  return Math.sign(x) * (1 - (Math.exp(-t * t) / (t * Math.sqrt(Math.PI))) * (1 - 1 / (2 * t * t)));
 }
 
 export function activate(x: number, kind: string): number {
@@ -119,19 +124,31 @@ export function gpt2Forward(
   const eps = config.layer_norm_epsilon ?? 1e-5;
   const act = config.activation_function ?? 'gelu_new';
   const pastLen = past.length ? past[0].keys[0].length : 0;
-  if (mask.length !== pastLen + ids.length) throw new Error('reference: mask length must be past + new');
+  if (mask.length !== pastLen + ids.length)
+    throw new Error('reference: mask length must be past + new');
   const wte = tensor(weights, 'transformer.wte.weight');
   const wpe = tensor(weights, 'transformer.wpe.weight');
-  let xs = ids.map((id, t) => Array.from({ length: E }, (_, e) => wte[id * E + e] + wpe[positions[t] * E + e]));
+  let xs = ids.map((id, t) =>
+    Array.from({ length: E }, (_, e) => wte[id * E + e] + wpe[positions[t] * E + e]),
+  );
   const cache: LayerCache[] = [];
   for (let l = 0; l < L; l++) {
     const p = `transformer.h.${l}.`;
     const w = (n: string): Float32Array => tensor(weights, p + n);
-    const keys = past[l] ? past[l].keys.map((h) => h.map((r) => [...r])) : Array.from({ length: H }, () => []);
-    const values = past[l] ? past[l].values.map((h) => h.map((r) => [...r])) : Array.from({ length: H }, () => []);
+    const keys = past[l]
+      ? past[l].keys.map((h) => h.map((r) => [...r]))
+      : Array.from({ length: H }, () => []);
+    const values = past[l]
+      ? past[l].values.map((h) => h.map((r) => [...r]))
+      : Array.from({ length: H }, () => []);
     const queries: number[][][] = [];
     for (const x of xs) {
-      const qkv = conv1d(layerNorm(x, w('ln_1.weight'), w('ln_1.bias'), eps), w('attn.c_attn.weight'), w('attn.c_attn.bias'), 3 * E);
+      const qkv = conv1d(
+        layerNorm(x, w('ln_1.weight'), w('ln_1.bias'), eps),
+        w('attn.c_attn.weight'),
+        w('attn.c_attn.bias'),
+        3 * E,
+      );
       const perHead: number[][] = [];
       for (let h = 0; h < H; h++) {
         perHead.push(qkv.slice(h * D, (h + 1) * D));
@@ -148,8 +165,10 @@ export function gpt2Forward(
       for (let h = 0; h < H; h++) {
         const visible: number[] = [];
         for (let j = 0; j <= pastLen + t; j++) if (mask[j]) visible.push(j);
-        const keysOf = (keys[h] as number[][]);
-        const scores = visible.map((j) => scale * keysOf[j].reduce((s, k, d) => s + k * queries[t][h][d], 0));
+        const keysOf = keys[h] as number[][];
+        const scores = visible.map(
+          (j) => scale * keysOf[j].reduce((s, k, d) => s + k * queries[t][h][d], 0),
+        );
         const max = Math.max(...scores);
         const exps = scores.map((s) => Math.exp(s - max));
         const total = exps.reduce((a, b) => a + b, 0);
@@ -161,8 +180,18 @@ export function gpt2Forward(
       }
       const a = conv1d(attended, w('attn.c_proj.weight'), w('attn.c_proj.bias'), E);
       const y = x.map((v, e) => v + a[e]);
-      const hidden = conv1d(layerNorm(y, w('ln_2.weight'), w('ln_2.bias'), eps), w('mlp.c_fc.weight'), w('mlp.c_fc.bias'), inner);
-      const m = conv1d(hidden.map((v) => activate(v, act)), w('mlp.c_proj.weight'), w('mlp.c_proj.bias'), E);
+      const hidden = conv1d(
+        layerNorm(y, w('ln_2.weight'), w('ln_2.bias'), eps),
+        w('mlp.c_fc.weight'),
+        w('mlp.c_fc.bias'),
+        inner,
+      );
+      const m = conv1d(
+        hidden.map((v) => activate(v, act)),
+        w('mlp.c_proj.weight'),
+        w('mlp.c_proj.bias'),
+        E,
+      );
       return y.map((v, e) => v + m[e]);
     });
   }
@@ -177,6 +206,17 @@ export function lmLogits(config: Gpt2ConfigJson, weights: Weights, hidden: numbe
 }
 
 /** Hidden states of a right- or left-padded sequence whose positions are 0..n-1 (HF heads' default). */
-export function headHidden(config: Gpt2ConfigJson, weights: Weights, ids: number[], mask: number[]): number[][] {
-  return gpt2Forward(config, weights, ids, ids.map((_, i) => i), mask).hidden;
+export function headHidden(
+  config: Gpt2ConfigJson,
+  weights: Weights,
+  ids: number[],
+  mask: number[],
+): number[][] {
+  return gpt2Forward(
+    config,
+    weights,
+    ids,
+    ids.map((_, i) => i),
+    mask,
+  ).hidden;
 }
