@@ -8,7 +8,14 @@ const watch = process.argv.includes('--watch');
 const withTests = process.argv.includes('--tests');
 
 // Native and heavy packages are loaded from node_modules at run time.
-const external = ['vscode', '@huggingface/transformers', 'onnxruntime-node', 'onnxruntime-web', 'sharp'];
+const external = [
+  'vscode',
+  '@huggingface/transformers',
+  'onnxruntime-node',
+  'onnxruntime-web',
+  'sharp',
+  'gpt-3-encoder',
+];
 
 const bundles = {
   entryPoints: {

@@ -59,7 +59,8 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit code ${code}`})`));
+      else
+        reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit code ${code}`})`));
     });
   });
 }
@@ -78,9 +79,13 @@ function ripgrepTarget(): string {
  * Both versions are read from the packages themselves, so a new code-server keeps working.
  */
 async function prefillRipgrepCache(packageDir: string): Promise<void> {
-  const shrinkwrap = JSON.parse(readFileSync(join(packageDir, 'lib', 'vscode', 'npm-shrinkwrap.json'), 'utf8'));
-  const packageVersion: string | undefined = shrinkwrap.packages?.['node_modules/@vscode/ripgrep']?.version;
-  if (!packageVersion) throw new Error('code-server no longer pins @vscode/ripgrep: update this installer');
+  const shrinkwrap = JSON.parse(
+    readFileSync(join(packageDir, 'lib', 'vscode', 'npm-shrinkwrap.json'), 'utf8'),
+  );
+  const packageVersion: string | undefined =
+    shrinkwrap.packages?.['node_modules/@vscode/ripgrep']?.version;
+  if (!packageVersion)
+    throw new Error('code-server no longer pins @vscode/ripgrep: update this installer');
 
   const scratch = mkdtempSync(join(tmpdir(), 'vscode-ripgrep-pack-'));
   try {
@@ -88,7 +93,8 @@ async function prefillRipgrepCache(packageDir: string): Promise<void> {
     await run('tar', ['xzf', `vscode-ripgrep-${packageVersion}.tgz`], scratch);
     const postinstall = readFileSync(join(scratch, 'package', 'lib', 'postinstall.js'), 'utf8');
     const rgVersion = /const VERSION = '([^']+)'/.exec(postinstall)?.[1];
-    if (!rgVersion) throw new Error(`cannot read the rg version from @vscode/ripgrep@${packageVersion}`);
+    if (!rgVersion)
+      throw new Error(`cannot read the rg version from @vscode/ripgrep@${packageVersion}`);
 
     const cacheDir = join(tmpdir(), `vscode-ripgrep-cache-${packageVersion}`);
     const archive = join(cacheDir, `ripgrep-${rgVersion}-${ripgrepTarget()}.tar.gz`);
@@ -107,7 +113,9 @@ async function prefillRipgrepCache(packageDir: string): Promise<void> {
 }
 
 function checkSystemPackages(): void {
-  const missing = ['/usr/bin/rg', '/usr/bin/g++', '/usr/include/krb5.h'].filter((file) => !existsSync(file));
+  const missing = ['/usr/bin/rg', '/usr/bin/g++', '/usr/include/krb5.h'].filter(
+    (file) => !existsSync(file),
+  );
   if (missing.length > 0) {
     throw new Error(`missing ${missing.join(', ')}: apt-get install ripgrep g++ libkrb5-dev`);
   }
@@ -118,7 +126,11 @@ export async function installCodeServer(repoRoot: string = findRepoRoot()): Prom
   const dir = codeServerDir(repoRoot);
   const entry = codeServerEntry(repoRoot);
   const marker = join(dir, MARKER);
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === CODE_SERVER_VERSION && existsSync(entry)) {
+  if (
+    existsSync(marker) &&
+    readFileSync(marker, 'utf8').trim() === CODE_SERVER_VERSION &&
+    existsSync(entry)
+  ) {
     return entry;
   }
 
@@ -132,13 +144,35 @@ export async function installCodeServer(repoRoot: string = findRepoRoot()): Prom
 
   // Scripts run in a second step, once the ripgrep version they will fetch is known.
   log('step 1/3: downloading packages');
-  await run('npm', ['install', '--prefix', dir, '--ignore-scripts', '--no-save', `code-server@${CODE_SERVER_VERSION}`], dir);
+  await run(
+    'npm',
+    [
+      'install',
+      '--prefix',
+      dir,
+      '--ignore-scripts',
+      '--no-save',
+      `code-server@${CODE_SERVER_VERSION}`,
+    ],
+    dir,
+  );
   log('step 2/3: pre-filling the ripgrep download');
   await prefillRipgrepCache(join(dir, 'node_modules', 'code-server'));
   log('step 3/3: running install scripts (builds native modules, installs VS Code dependencies)');
   await run('npm', ['rebuild', '--prefix', dir, '--foreground-scripts'], dir);
 
-  const rgBinary = join(dir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
+  const rgBinary = join(
+    dir,
+    'node_modules',
+    'code-server',
+    'lib',
+    'vscode',
+    'node_modules',
+    '@vscode',
+    'ripgrep',
+    'bin',
+    'rg',
+  );
   for (const file of [entry, rgBinary]) {
     if (!existsSync(file)) throw new Error(`code-server install incomplete: ${file} is missing`);
   }
@@ -151,7 +185,9 @@ if (require.main === module) {
   installCodeServer().then(
     (entry) => console.log(`code-server ${CODE_SERVER_VERSION} ready: ${entry}`),
     (error: unknown) => {
-      console.error(`[install-code-server] FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(
+        `[install-code-server] FAILED: ${error instanceof Error ? error.message : String(error)}`,
+      );
       process.exit(1);
     },
   );

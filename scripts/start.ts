@@ -51,8 +51,7 @@ async function main(): Promise<void> {
 
   const stop = (signal: NodeJS.Signals) => {
     console.log(`\n[start] ${signal}: stopping code-server`);
-    server.stop();
-    process.exit(0);
+    void server.stop().finally(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -65,7 +64,7 @@ async function main(): Promise<void> {
   console.log('[start] press Ctrl-C to stop');
 
   const code = await server.exited;
-  server.stop();
+  await server.stop();
   console.error(`[start] code-server exited (${code ?? 'killed'}); see ${server.logFile}`);
   process.exit(1);
 }

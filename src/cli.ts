@@ -16,6 +16,15 @@ import {
 import { HostError, neverCancelled } from './host/errors';
 import { generate } from './host/lm';
 import { tagText } from './host/tagging';
+import { classifyText, classifyWholeDocument, zeroShot } from './host/classification';
+import { convertCheckpoint } from './host/convert';
+import { hiddenStates } from './host/features';
+import { makeRandomModel } from './host/maker';
+import { chooseWithDoubleHeads, chooseWithLanguageModel } from './host/multipleChoice';
+import { ARCHITECTURES } from './host/onnx/gpt2Graph';
+import { answer } from './host/questionAnswering';
+import { toPipelineOutput } from './heads/questionAnswering';
+import { optionAsContinuation, parseChoices } from './text/choices';
 import type { AggregationStrategy } from './heads/tokenClassification';
 import { ModelRegistry, type LoadedModel } from './host/registry';
 
@@ -149,7 +158,199 @@ const tasks: Record<string, Task> = {
       }
     },
   },
+  'text-classification': {
+    summary: 'Label a text (GPT2ForSequenceClassification); --document reads it all in windows.',
+    options: {
+      'top-k': { type: 'string' },
+      'function-to-apply': { type: 'string' },
+      document: { type: 'boolean' },
+      aggregation: { type: 'string' },
+    },
+    async run(values, io) {
+      const model = await loadModel(values);
+      const fn = choice(values, 'function-to-apply', ['softmax', 'sigmoid', 'none'] as const);
+      const aggregation = choice(values, 'aggregation', ['mean', 'max'] as const);
+      const topK = values['top-k'] === 'all' ? null : (numberOption(values, 'top-k') ?? 1);
+      const text = readInput(values);
+      const result = values.document
+        ? await classifyWholeDocument(
+            model,
+            text,
+            { function_to_apply: fn, aggregation },
+            neverCancelled,
+          )
+        : await classifyText(model, text, { function_to_apply: fn });
+      const labels = topK === null ? result.labels : result.labels.slice(0, topK);
+      if (values.json) io.out(JSON.stringify(labels, null, 2));
+      else {
+        for (const { label, score } of labels) io.out(`${label}\t${score.toFixed(4)}`);
+        if (values.document) io.err(`${result.windows} windows, ${result.tokens} tokens`);
+      }
+    },
+  },
+  'zero-shot-classification': {
+    summary: 'Label a text with the language model: each candidate label in a template, scored.',
+    options: {
+      'candidate-labels': { type: 'string' },
+      'hypothesis-template': { type: 'string' },
+    },
+    async run(values, io) {
+      const model = await loadModel(values);
+      const labels = String(values['candidate-labels'] ?? '')
+        .split(',')
+        .map((label) => label.trim())
+        .filter(Boolean);
+      const text = readInput(values);
+      const template = values['hypothesis-template'] as string | undefined;
+      const result = await zeroShot(model, text, labels, template, neverCancelled);
+      const output = {
+        sequence: text,
+        labels: result.labels.map((l) => l.label),
+        scores: result.labels.map((l) => l.score),
+      };
+      if (values.json) io.out(JSON.stringify(output, null, 2));
+      else for (const { label, score } of result.labels) io.out(`${label}\t${score.toFixed(4)}`);
+    },
+  },
+  'question-answering': {
+    summary: 'Find the answer to --question in the input text (GPT2ForQuestionAnswering).',
+    options: {
+      question: { type: 'string', short: 'q' },
+      'top-k': { type: 'string' },
+      'max-answer-len': { type: 'string' },
+      'doc-stride': { type: 'string' },
+      'max-seq-len': { type: 'string' },
+      'handle-impossible-answer': { type: 'boolean' },
+    },
+    async run(values, io) {
+      const model = await loadModel(values);
+      if (typeof values.question !== 'string') throw new HostError('Missing --question.');
+      const answers = await answer(
+        model,
+        values.question,
+        readInput(values),
+        {
+          top_k: numberOption(values, 'top-k'),
+          max_answer_len: numberOption(values, 'max-answer-len'),
+          doc_stride: numberOption(values, 'doc-stride'),
+          max_seq_len: numberOption(values, 'max-seq-len'),
+          handle_impossible_answer: values['handle-impossible-answer'] === true,
+        },
+        neverCancelled,
+      );
+      if (values.json) io.out(JSON.stringify(toPipelineOutput(answers), null, 2));
+      else
+        for (const a of answers) io.out(`${a.score.toFixed(4)}\t${a.start}-${a.end}\t${a.answer}`);
+    },
+  },
+  'multiple-choice': {
+    summary:
+      'Score options: the input is a question, then one option per line ("A) …", "1. …", "- …").',
+    options: {},
+    async run(values, io) {
+      const model = await loadModel(values);
+      const parsed = parseChoices(readInput(values));
+      const options = parsed.options.map(optionAsContinuation);
+      const result =
+        model.architecture === 'GPT2DoubleHeadsModel'
+          ? await chooseWithDoubleHeads(model, parsed.context, options)
+          : await chooseWithLanguageModel(model, parsed.context, options, neverCancelled);
+      const byOption = parsed.options.map((option, index) => ({
+        option,
+        score: result.ranked.find((r) => r.index === index)?.score ?? 0,
+      }));
+      if (values.json)
+        io.out(
+          JSON.stringify(
+            { context: parsed.context, method: result.method, options: byOption },
+            null,
+            2,
+          ),
+        );
+      else for (const { option, score } of byOption) io.out(`${score.toFixed(4)}\t${option}`);
+    },
+  },
+  'feature-extraction': {
+    summary: 'Hidden states of the backbone (GPT2Model): last_hidden_state, or --pool last|mean.',
+    options: { pool: { type: 'string' } },
+    async run(values, io) {
+      const model = await loadModel(values);
+      const pool = choice(values, 'pool', ['last', 'mean'] as const);
+      const { shape, values: states } = await hiddenStates(model, readInput(values));
+      const [, length, width] = shape;
+      const row = (i: number) => Array.from(states.subarray(i * width, (i + 1) * width));
+      let output: unknown;
+      if (pool === 'last') output = [row(length - 1)];
+      else if (pool === 'mean') {
+        const mean = new Array<number>(width).fill(0);
+        for (let i = 0; i < length; i++) row(i).forEach((v, j) => (mean[j] += v / length));
+        output = [mean];
+      } else output = [Array.from({ length }, (_, i) => row(i))];
+      if (values.json) io.out(JSON.stringify(output));
+      else
+        io.out(
+          `last_hidden_state [${shape.join(', ')}]${pool ? `, pooled (${pool}) to ${width} values` : ''}`,
+        );
+    },
+  },
+  'build-onnx': {
+    summary:
+      'Convert a safetensors checkpoint folder into an ONNX model folder transformers.js loads.',
+    options: { out: { type: 'string', short: 'o' } },
+    async run(values, io) {
+      const source = values.model;
+      const out = values.out;
+      if (typeof source !== 'string' || typeof out !== 'string') {
+        throw new HostError('build-onnx needs --model SAFETENSORS_FOLDER and --out FOLDER.');
+      }
+      const dtype = choice(values, 'dtype', ['fp32', 'q8', 'auto'] as const);
+      convertCheckpoint(source, out, { dtype: dtype === 'q8' ? 'q8' : 'fp32' });
+      io.out(`Wrote ${out}`);
+    },
+  },
+  'make-random': {
+    summary: 'Write a GPT-2 model folder with seeded random weights (tests, demos, benchmarks).',
+    options: {
+      architecture: { type: 'string' },
+      size: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      seed: { type: 'string' },
+      labels: { type: 'string' },
+      std: { type: 'string' },
+      safetensors: { type: 'boolean' },
+    },
+    async run(values, io) {
+      const architecture = choice(values, 'architecture', ARCHITECTURES) ?? 'GPT2LMHeadModel';
+      const size = choice(values, 'size', ['tiny', 'small', 'full'] as const) ?? 'tiny';
+      if (typeof values.out !== 'string') throw new HostError('make-random needs --out FOLDER.');
+      const labels = typeof values.labels === 'string' ? values.labels.split(',') : undefined;
+      makeRandomModel({
+        architecture,
+        size,
+        seed: numberOption(values, 'seed') ?? 1,
+        outDir: values.out,
+        labels,
+        std: numberOption(values, 'std'),
+        dtype: values.dtype === 'q8' ? 'q8' : 'fp32',
+        safetensors: values.safetensors === true,
+      });
+      io.out(`Wrote a random ${size} ${architecture} to ${values.out}`);
+    },
+  },
 };
+
+function choice<T extends string>(
+  values: Values,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) {
+    throw new HostError(`--${name} must be one of ${allowed.join(', ')} (got "${String(value)}").`);
+  }
+  return value as T;
+}
 
 function usage(): string {
   const lines = [

@@ -141,6 +141,65 @@ export interface TagResult {
   tokens: number;
 }
 
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export interface ClassifyParams {
+  text: string;
+  /** One passage (truncated to the model's context, as HF) or the whole document in windows. */
+  scope: 'sequence' | 'document';
+  function_to_apply?: 'softmax' | 'sigmoid' | 'none';
+  aggregation?: 'mean' | 'max';
+  /** Classify with the LM instead of a fine-tuned head. */
+  zeroShot?: { labels: string[]; template?: string };
+}
+
+export interface ClassifyResult {
+  /** Every label, best first. */
+  labels: LabelScore[];
+  model: string;
+  windows: number;
+  tokens: number;
+  zeroShot: boolean;
+}
+
+export interface AnswerParams {
+  question: string;
+  context: string;
+  top_k?: number;
+  max_answer_len?: number;
+  doc_stride?: number;
+  handle_impossible_answer?: boolean;
+}
+
+/** An answer span with UTF-16 offsets into the context. */
+export interface Answer {
+  answer: string;
+  score: number;
+  start: number;
+  end: number;
+}
+
+export interface AnswerResult {
+  answers: Answer[];
+  model: string;
+}
+
+export interface ChooseParams {
+  context: string;
+  /** Each option as a continuation of the context (with its leading space). */
+  options: string[];
+}
+
+export interface ChooseResult {
+  /** Options best first, with their index in `options` and probability. */
+  ranked: { index: number; choice: string; score: number }[];
+  method: 'double-heads' | 'language-model';
+  model: string;
+}
+
 export const methods = {
   /** client → host: the settings changed (also sent right after start). */
   configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
@@ -152,6 +211,12 @@ export const methods = {
   ),
   /** client → host: entities (NER) or tags (POS) of a whole document. */
   tag: new RequestType<TagParams, TagResult, void>('gpt2Heads/tag'),
+  /** client → host: labels of a passage or a whole document (fine-tuned head or zero-shot). */
+  classify: new RequestType<ClassifyParams, ClassifyResult, void>('gpt2Heads/classify'),
+  /** client → host: extractive answers to a question over a context. */
+  answer: new RequestType<AnswerParams, AnswerResult, void>('gpt2Heads/answer'),
+  /** client → host: the probability of each option of a multiple-choice question. */
+  choose: new RequestType<ChooseParams, ChooseResult, void>('gpt2Heads/choose'),
   /** host → client: download / conversion / load progress, for a progress notification. */
   loadProgress: new NotificationType<LoadProgress>('gpt2Heads/loadProgress'),
   /** host → client: a model failed to load, with a message the user can act on. */

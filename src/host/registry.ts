@@ -12,6 +12,7 @@ import {
   type LoadProgress,
   type ModelInfo,
 } from '../protocol';
+import { convertWithCache } from './convertedCache';
 import { HostError } from './errors';
 import {
   architectureOf,
@@ -77,7 +78,7 @@ export class ModelRegistry {
   constructor(
     settings: HostSettings,
     private readonly onProgress: (progress: LoadProgress) => void = () => undefined,
-    private readonly convert?: CheckpointConverter,
+    private readonly convert: CheckpointConverter = convertWithCache,
   ) {
     this.settings = settings;
     useNetworkPolicy(settings.offline, (url) => this.abortSignalFor(url));
@@ -94,6 +95,10 @@ export class ModelRegistry {
     for (const entry of [...this.entries.values()]) {
       if (reload || !wanted.has(entry.source)) this.retire(entry);
     }
+  }
+
+  isConfigured(role: HeadRole): boolean {
+    return Boolean(this.settings.models[role]?.trim());
   }
 
   sourceFor(role: HeadRole): string {

@@ -9,7 +9,10 @@ import {
 } from 'vscode-languageserver/node';
 import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
+import { classifyText, classifyWholeDocument, zeroShot } from './classification';
 import { generate } from './lm';
+import { chooseWithDoubleHeads, chooseWithLanguageModel } from './multipleChoice';
+import { answer as answerQuestion } from './questionAnswering';
 import { tagDocument, toSpan } from './tagging';
 import { ModelRegistry } from './registry';
 
@@ -88,6 +91,55 @@ connection.onRequest(methods.tag, (params, token) =>
         tokens: result.tokens,
       };
     }),
+  ),
+);
+
+connection.onRequest(methods.classify, (params, token) =>
+  answer(methods.classify.method, token, async () => {
+    const { zeroShot: zeroShotLabels } = params;
+    if (zeroShotLabels) {
+      return models().use('lm', async (model) => ({
+        ...(await zeroShot(
+          model,
+          params.text,
+          zeroShotLabels.labels,
+          zeroShotLabels.template,
+          token,
+        )),
+        model: model.source,
+        zeroShot: true,
+      }));
+    }
+    return models().use('classification', async (model) => ({
+      ...(params.scope === 'document'
+        ? await classifyWholeDocument(model, params.text, params, token)
+        : await classifyText(model, params.text, params)),
+      model: model.source,
+      zeroShot: false,
+    }));
+  }),
+);
+
+connection.onRequest(methods.answer, (params, token) =>
+  answer(methods.answer.method, token, () =>
+    models().use('qa', async (model) => ({
+      answers: await answerQuestion(model, params.question, params.context, params, token),
+      model: model.source,
+    })),
+  ),
+);
+
+connection.onRequest(methods.choose, (params, token) =>
+  answer(methods.choose.method, token, () =>
+    models().isConfigured('multipleChoice')
+      ? models().use('multipleChoice', async (model) => ({
+          ...(await chooseWithDoubleHeads(model, params.context, params.options)),
+          model: model.source,
+        }))
+      : models().use('lm', async (model) => ({
+          ...(await chooseWithLanguageModel(model, params.context, params.options, token)),
+          model: model.source,
+        })),
   ),
 );
 

@@ -3,7 +3,15 @@
 // code-server rejects --extensionDevelopmentPath; its workbench reads the same options
 // from a `payload` query parameter, as VS Code's own browser integration tests do.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -92,10 +100,18 @@ export function prepareProfile(root: string, settings: Record<string, unknown>):
     workspace: join(root, 'workspace'),
     browserDataDir: join(root, 'browser'),
   };
-  for (const dir of [profile.home, profile.extensionsDir, profile.browserDataDir, join(profile.userDataDir, 'User')]) {
+  for (const dir of [
+    profile.home,
+    profile.extensionsDir,
+    profile.browserDataDir,
+    join(profile.userDataDir, 'User'),
+  ]) {
     mkdirSync(dir, { recursive: true });
   }
-  writeFileSync(join(profile.userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
+  writeFileSync(
+    join(profile.userDataDir, 'User', 'settings.json'),
+    JSON.stringify(settings, null, 2) + '\n',
+  );
   cpSync(sampleWorkspace, profile.workspace, { recursive: true });
   return profile;
 }
@@ -130,7 +146,7 @@ export interface CodeServer {
   /** Settles when code-server exits, with its exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
   /** Stops code-server and everything it started (extension hosts outlive the page). */
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -152,7 +168,7 @@ process.on('exit', () => {
 
 export async function startCodeServer(
   profile: Profile,
-  options: { port: number; log?: (line: string) => void },
+  options: { port: number; offline?: boolean },
 ): Promise<CodeServer> {
   const entry = await installCodeServer(repoRoot);
   const logFile = join(profile.root, 'code-server.log');
@@ -167,6 +183,8 @@ export async function startCodeServer(
     // The demo's $PORT must not override --bind-addr.
     PORT: undefined,
     PASSWORD: undefined,
+    // An empty gallery turns the marketplace off instead of letting it fail on every query.
+    EXTENSIONS_GALLERY: options.offline ? '{}' : process.env.EXTENSIONS_GALLERY,
   };
   const args = [
     entry,
@@ -187,14 +205,15 @@ export async function startCodeServer(
   ];
   const out = createWriteStream(logFile);
   // Its own process group, so one signal reaches the extension host and file watcher too.
-  const child = spawn(process.execPath, args, { env, cwd: home, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env,
+    cwd: home,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  if (options.log) {
-    const log = options.log;
-    child.stderr?.on('data', (data: Buffer) => log(data.toString().trimEnd()));
-  }
 
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   const baseUrl = `http://127.0.0.1:${options.port}`;
@@ -202,27 +221,37 @@ export async function startCodeServer(
     baseUrl,
     logFile,
     exited,
-    stop() {
-      if (!running.delete(child)) return;
+    async stop() {
+      if (!running.has(child)) return;
       killGroup(child, 'SIGTERM');
-      // Whatever ignores SIGTERM goes a moment later; unref'd so it never keeps us alive.
-      setTimeout(() => killGroup(child, 'SIGKILL'), 2000).unref();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((done) => (timer = setTimeout(done, 3000)))]);
+      clearTimeout(timer);
+      // Whatever is left of the group (an extension host busy in a native call) goes now.
+      killGroup(child, 'SIGKILL');
+      running.delete(child);
     },
   };
   try {
     await waitForHealth(baseUrl, child, 30_000);
   } catch (error) {
-    server.stop();
+    await server.stop();
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tail(logFile)}`);
   }
   return server;
 }
 
-async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForHealth(
+  baseUrl: string,
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`code-server exited early (${child.signalCode ?? `exit code ${child.exitCode}`})`);
+      throw new Error(
+        `code-server exited early (${child.signalCode ?? `exit code ${child.exitCode}`})`,
+      );
     }
     try {
       const response = await fetch(`${baseUrl}/healthz`);
@@ -248,10 +277,13 @@ export function workbenchUrl(
 ): string {
   const query = new URLSearchParams({ folder });
   if (development) {
-    // The workbench resolves these against the server it was loaded from: "remote" is
-    // a placeholder authority that code-server replaces with its own.
-    const payload = [['extensionDevelopmentPath', `vscode-remote://remote${development.extensionPath}`]];
-    if (development.testsPath) payload.push(['extensionTestsPath', `vscode-remote://remote${development.testsPath}`]);
+    // The server side uses only the paths of these URIs: "remote" is a placeholder
+    // authority (any name works in code-server 4.100.3).
+    const payload = [
+      ['extensionDevelopmentPath', `vscode-remote://remote${development.extensionPath}`],
+    ];
+    if (development.testsPath)
+      payload.push(['extensionTestsPath', `vscode-remote://remote${development.testsPath}`]);
     query.set('payload', JSON.stringify(payload));
   }
   return `${baseUrl}/?${query.toString()}`;
@@ -276,7 +308,8 @@ export interface Workbench {
 /** A headless Chromium with a fresh profile, one page, not yet navigated. */
 export async function launchBrowser(profile: Profile): Promise<Workbench> {
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: apt-get install chromium`);
+  if (!existsSync(executablePath))
+    throw new Error(`${executablePath} is missing: apt-get install chromium`);
   rmSync(profile.browserDataDir, { recursive: true, force: true });
   const context = await chromium.launchPersistentContext(profile.browserDataDir, {
     executablePath,

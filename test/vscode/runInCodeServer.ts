@@ -34,11 +34,10 @@ let workbench: Workbench | undefined;
 let interrupted = false;
 
 async function cleanUp(): Promise<void> {
-  server?.stop();
+  const stopping = [server?.stop(), workbench?.close()];
   server = undefined;
-  const closing = workbench?.close();
   workbench = undefined;
-  await closing;
+  await Promise.all(stopping);
 }
 
 async function runTests(): Promise<number> {
@@ -47,9 +46,14 @@ async function runTests(): Promise<number> {
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
-  const profile = prepareProfile(join(repoRoot, '.cache', 'vscode-run'), userSettings(testModels()));
-  server = await startCodeServer(profile, { port: await freePort() });
-  console.log(`[vscode-test] code-server ready at ${server.baseUrl} (${elapsed()}), log: ${server.logFile}`);
+  const profile = prepareProfile(
+    join(repoRoot, '.cache', 'vscode-run'),
+    userSettings(testModels()),
+  );
+  server = await startCodeServer(profile, { port: await freePort(), offline: true });
+  console.log(
+    `[vscode-test] code-server ready at ${server.baseUrl} (${elapsed()}), log: ${server.logFile}`,
+  );
 
   workbench = await launchBrowser(profile);
   const { page } = workbench;
@@ -85,7 +89,8 @@ async function runTests(): Promise<number> {
     await page.screenshot({ path: resolve(screenshot) });
     console.log(`[vscode-test] screenshot saved to ${resolve(screenshot)}`);
   }
-  if (code !== 0) console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
+  if (code !== 0)
+    console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
   return code;
 }
 
@@ -100,7 +105,10 @@ async function main(): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no result after ${overallTimeoutMs / 1000} s (GPT2_HEADS_TEST_TIMEOUT_MS)`)),
+      () =>
+        reject(
+          new Error(`no result after ${overallTimeoutMs / 1000} s (GPT2_HEADS_TEST_TIMEOUT_MS)`),
+        ),
       overallTimeoutMs,
     );
   });
@@ -109,8 +117,11 @@ async function main(): Promise<void> {
     code = await Promise.race([runTests(), timeout]);
   } catch (error) {
     if (interrupted) return;
-    console.error(`[vscode-test] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    if (server) console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
+    console.error(
+      `[vscode-test] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    if (server)
+      console.error(`[vscode-test] code-server log (last lines):\n${tail(server.logFile, 20)}`);
     code = 1;
   } finally {
     clearTimeout(timer);

@@ -24,7 +24,10 @@ async function vscodeExecutable(): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const profile = prepareProfile(join(repoRoot, '.cache', 'electron-run'), userSettings(testModels()));
+  const profile = prepareProfile(
+    join(repoRoot, '.cache', 'electron-run'),
+    userSettings(testModels()),
+  );
   const vscodeExecutablePath = await vscodeExecutable();
   return runTests({
     vscodeExecutablePath,
@@ -46,7 +49,9 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     // runTests rejects with TestRunFailedError when mocha reports failures.
-    console.error(`[electron-test] FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `[electron-test] FAILED: ${error instanceof Error ? error.message : String(error)}`,
+    );
     process.exit(1);
   },
 );

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import Mocha from 'mocha';
 
 export async function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, forbidOnly: true, forbidPending: true });
+  const mocha = new Mocha({
+    ui: 'bdd',
+    timeout: 60_000,
+    color: false,
+    forbidOnly: true,
+    forbidPending: true,
+  });
   const testFiles = readdirSync(__dirname)
     .filter((name) => name.endsWith('.test.js'))
     .sort();

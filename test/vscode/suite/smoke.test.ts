@@ -15,11 +15,17 @@ describe('GPT-2 Heads in a real VS Code', () => {
     assert.ok(extension, `${extensionId} is not loaded`);
     let commandError: unknown;
     // Not awaited: the command may wait on a notification nobody dismisses here.
-    vscode.commands.executeCommand('gpt2Heads.showModelStatus').then(undefined, (error: unknown) => {
-      commandError = error;
-    });
+    vscode.commands
+      .executeCommand('gpt2Heads.showModelStatus')
+      .then(undefined, (error: unknown) => {
+        commandError = error;
+      });
     const active = await until(() => extension.isActive || commandError !== undefined, 30_000);
-    assert.equal(commandError, undefined, `gpt2Heads.showModelStatus failed: ${String(commandError)}`);
+    assert.equal(
+      commandError,
+      undefined,
+      `gpt2Heads.showModelStatus failed: ${String(commandError)}`,
+    );
     assert.ok(active, `${extensionId} did not activate`);
   });
 
