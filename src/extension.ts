@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
+import { Classifier } from './client/classification';
 import { registerCommands } from './client/commands';
+import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
@@ -13,6 +15,8 @@ export interface Gpt2HeadsApi {
   /** The spans shown for a document, with their current ranges. */
   taggedSpans(uri: vscode.Uri, role?: TaggingRole): DocumentSpan[];
   onDidChangeTags: vscode.Event<vscode.Uri>;
+  /** The text of the "sequence" or "document" classification status bar item. */
+  classificationStatus(scope: 'sequence' | 'document'): string | undefined;
 }
 
 let host: HostClient | undefined;
@@ -22,12 +26,15 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   host = new HostClient(context, log);
   const partial = { extension: context, host, log } as Context;
   const tagger = new Tagger(partial);
-  const ctx: Context = { ...partial, tagger };
+  const classifier = new Classifier(partial);
+  const ctx: Context = Object.assign(partial, { tagger, classifier });
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
     log,
     host,
     tagger,
+    classifier,
+    ...answerDecorationTypes,
     statusItem,
     ...statusDisposables,
     ...registerCommands(ctx),
@@ -38,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     hostStatusBar: () => statusItem as vscode.StatusBarItem,
     taggedSpans: (uri, role) => tagger.spans(uri, role),
     onDidChangeTags: tagger.onDidChangeTags,
+    classificationStatus: (scope) => classifier.statusText(scope),
   };
 }
 

@@ -1,7 +1,14 @@
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { continueText } from './continueText';
+import { pickLabels } from './classification';
 import { showModelStatus } from './modelStatus';
+import {
+  askQuestion,
+  chooseBestOption,
+  clearAnswerDecorations,
+  type AskArguments,
+} from './questionAnswering';
 import { goToEntity, revealRange } from './tagging';
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
@@ -17,7 +24,10 @@ const commands: Record<string, Command> = {
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
   'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
   'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
-  'gpt2Heads.clearTags': (ctx) => ctx.tagger.clear(vscode.window.activeTextEditor?.document.uri),
+  'gpt2Heads.clearTags': (ctx) => {
+    ctx.tagger.clear(vscode.window.activeTextEditor?.document.uri);
+    clearAnswerDecorations();
+  },
   'gpt2Heads.toggleAutoTag': async () => {
     const config = vscode.workspace.getConfiguration('gpt2Heads');
     const next = !config.get<boolean>('tagging.auto');
@@ -28,6 +38,13 @@ const commands: Record<string, Command> = {
     );
     return next;
   },
+  'gpt2Heads.classifySelection': (ctx) => ctx.classifier.command('sequence'),
+  'gpt2Heads.classifyDocument': (ctx) => ctx.classifier.command('document'),
+  'gpt2Heads.pickClassificationLabels': () => pickLabels(),
+  'gpt2Heads.showClassificationDetails': (ctx, scope) =>
+    ctx.classifier.showDetails(scope === 'document' ? 'document' : 'sequence'),
+  'gpt2Heads.askQuestion': (ctx, args) => askQuestion(ctx, (args ?? {}) as AskArguments),
+  'gpt2Heads.chooseBestOption': (ctx) => chooseBestOption(ctx),
   'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
   'gpt2Heads.revealSpan': async (_ctx, uri, start, end) => {
     const document = await vscode.workspace.openTextDocument(uri as vscode.Uri);

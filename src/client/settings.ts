@@ -44,6 +44,21 @@ export const settings = {
   taggingDebounceMs: () => config().get<number>('tagging.debounceMs') ?? 600,
   showLabels: () => config().get<boolean>('tagging.showLabels') !== false,
   labelColors: () => config().get<Record<string, string>>('tagging.colors') ?? {},
+  sequenceClassification: () => config().get<boolean>('classification.sequence.enabled') !== false,
+  documentClassification: () => config().get<boolean>('classification.document.enabled') !== false,
+  functionToApply: () => {
+    const value = config().get<string>('classification.functionToApply') ?? 'auto';
+    return value === 'auto' ? undefined : (value as 'softmax' | 'sigmoid' | 'none');
+  },
+  classificationAggregation: () =>
+    config().get<'mean' | 'max'>('classification.aggregation') ?? 'mean',
+  classificationDebounceMs: () => config().get<number>('classification.debounceMs') ?? 500,
+  zeroShotLabels: () => (config().get<string[]>('zeroShot.labels') ?? []).filter((l) => l.trim()),
+  zeroShotTemplate: () => config().get<string>('zeroShot.template') ?? ' This text is about {}.',
+  qaTopK: () => config().get<number>('qa.topK') ?? 3,
+  qaMaxAnswerLen: () => config().get<number>('qa.maxAnswerLen') ?? 15,
+  qaDocStride: () => config().get<number>('qa.docStride') || undefined,
+  qaHandleImpossibleAnswer: () => config().get<boolean>('qa.handleImpossibleAnswer') === true,
 };
 
 /** Whether automatic features run on this document (commands run on any document). */
