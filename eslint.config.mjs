@@ -8,7 +8,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'vscode', message: 'Only src/extension.ts and src/client may import vscode.' }] },
+        {
+          paths: [
+            { name: 'vscode', message: 'Only src/extension.ts and src/client may import vscode.' },
+          ],
+        },
       ],
     },
   },

@@ -15,6 +15,8 @@ export interface Gpt2HeadsApi {
   /** The spans shown for a document, with their current ranges. */
   taggedSpans(uri: vscode.Uri, role?: TaggingRole): DocumentSpan[];
   onDidChangeTags: vscode.Event<vscode.Uri>;
+  /** The document version the spans were computed for (edits since then only moved them). */
+  taggedVersion(uri: vscode.Uri, role: TaggingRole): number | undefined;
   /** The text of the "sequence" or "document" classification status bar item. */
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
 }
@@ -45,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     hostStatusBar: () => statusItem as vscode.StatusBarItem,
     taggedSpans: (uri, role) => tagger.spans(uri, role),
     onDidChangeTags: tagger.onDidChangeTags,
+    taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
   };
 }

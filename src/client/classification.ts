@@ -125,7 +125,7 @@ export class Classifier implements vscode.Disposable {
         (_progress, token) => this.classify(scope, editor, token),
       );
     } catch (error) {
-      await showError(error, this.ctx.log);
+      showError(error, this.ctx.log);
       return undefined;
     }
   }
@@ -197,9 +197,10 @@ export class Classifier implements vscode.Disposable {
     outer?: vscode.CancellationToken,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
+    // A newer automatic run replaces an older one; a command's run is only cancelled by its user.
     state.pending?.cancel();
     const source = new vscode.CancellationTokenSource();
-    state.pending = source;
+    if (!outer) state.pending = source;
     const link = outer?.onCancellationRequested(() => source.cancel());
     const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
     const labels = settings.zeroShotLabels();

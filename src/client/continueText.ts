@@ -45,7 +45,7 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
     await insertAfter(editor, prompt, position, result.new_text);
     return result;
   } catch (error) {
-    await showError(error, ctx.log);
+    showError(error, ctx.log);
     return undefined;
   }
 }
@@ -70,9 +70,10 @@ async function insertAfter(
     editor.selection = new vscode.Selection(end, end);
     return;
   }
-  const choice = await vscode.window.showWarningMessage(
-    'GPT-2 Heads: the document changed while the text was generated, so it was not inserted.',
-    'Copy to Clipboard',
-  );
-  if (choice) await vscode.env.clipboard.writeText(text);
+  void vscode.window
+    .showWarningMessage(
+      'GPT-2 Heads: the document changed while the text was generated, so it was not inserted.',
+      'Copy to Clipboard',
+    )
+    .then((choice) => (choice ? vscode.env.clipboard.writeText(text) : undefined));
 }

@@ -2,8 +2,15 @@ import * as vscode from 'vscode';
 import { errorCodes } from '../protocol';
 import { HostRequestError } from './hostClient';
 
-/** Shows a failed request once, with the action that fixes it; cancellations stay silent. */
-export async function showError(error: unknown, log: vscode.LogOutputChannel): Promise<void> {
+/**
+ * Shows a failed request once, with the action that fixes it; cancellations stay silent.
+ * The notification is not awaited by callers' commands: they return at once.
+ */
+export function showError(error: unknown, log: vscode.LogOutputChannel): void {
+  void notify(error, log);
+}
+
+async function notify(error: unknown, log: vscode.LogOutputChannel): Promise<void> {
   if (error instanceof vscode.CancellationError) return;
   const message = error instanceof Error ? error.message : String(error);
   log.error(message);

@@ -102,10 +102,43 @@ export class HostClient implements vscode.Disposable {
 
   /** The running client, for features that subscribe to notifications or progress. */
   async start(): Promise<LanguageClient> {
-    if (this.client?.isRunning()) return this.client;
+    const client = this.client;
+    if (client?.isRunning()) return client;
+    if (client && this.crashedTooOften)
+      throw new HostRequestError(this.lastError ?? 'The model host is stopped.');
+    // The client library is restarting the host after a crash: wait for it, do not fork another.
+    if (client && !this.starting) return this.whenRunning(client);
     this.starting ??= this.createAndStart().finally(() => (this.starting = undefined));
     this.fireState();
     return this.starting;
+  }
+
+  private whenRunning(client: LanguageClient): Promise<LanguageClient> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listener.dispose();
+        reject(
+          new HostRequestError(
+            'The model host did not come back after it stopped. Run "GPT-2 Heads: Restart Model Host".',
+          ),
+        );
+      }, 30_000);
+      const listener = client.onDidChangeState((event) => {
+        if (event.newState === State.Running) {
+          clearTimeout(timer);
+          listener.dispose();
+          resolve(client);
+        } else if (event.newState === State.Stopped && this.crashedTooOften) {
+          clearTimeout(timer);
+          listener.dispose();
+          reject(new HostRequestError(this.lastError ?? 'The model host is stopped.'));
+        }
+      });
+    });
+  }
+
+  private get crashedTooOften(): boolean {
+    return this.crashes.length > maxCrashes;
   }
 
   async restart(): Promise<void> {

@@ -44,7 +44,7 @@ export async function showModelStatus(ctx: Context): Promise<HostStatus | undefi
     pick.show();
     return status;
   } catch (error) {
-    await showError(error, ctx.log);
+    showError(error, ctx.log);
     return undefined;
   }
 }

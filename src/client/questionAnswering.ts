@@ -131,7 +131,7 @@ export async function askQuestion(
     if (args.question === undefined) void showAnswers(editor, question, result.answers, ranges);
     return { ...result, ranges };
   } catch (error) {
-    await showError(error, ctx.log);
+    showError(error, ctx.log);
     return undefined;
   }
 }
@@ -216,7 +216,7 @@ export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | un
     );
     return { ...result, options };
   } catch (error) {
-    await showError(error, ctx.log);
+    showError(error, ctx.log);
     return undefined;
   }
 }

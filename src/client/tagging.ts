@@ -76,6 +76,8 @@ export interface DocumentSpan extends TaggedSpan {
 interface RoleState {
   result: TagResult;
   spans: DocumentSpan[];
+  /** The document version the host tagged; edits since then only moved the spans. */
+  version: number;
 }
 
 interface DocumentState {
@@ -125,6 +127,10 @@ export class Tagger implements vscode.Disposable {
     return roles.filter((r) => !role || r === role).flatMap((r) => state.roles[r]?.spans ?? []);
   }
 
+  taggedVersion(uri: vscode.Uri, role: TaggingRole): number | undefined {
+    return this.documents.get(uri.toString())?.roles[role]?.version;
+  }
+
   result(uri: vscode.Uri, role: TaggingRole): TagResult | undefined {
     return this.documents.get(uri.toString())?.roles[role]?.result;
   }
@@ -158,7 +164,7 @@ export class Tagger implements vscode.Disposable {
         (_progress, token) => this.tag(document, role, token),
       );
     } catch (error) {
-      await showError(error, this.ctx.log);
+      showError(error, this.ctx.log);
       return undefined;
     }
   }
@@ -215,7 +221,7 @@ export class Tagger implements vscode.Disposable {
         role,
         range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
       }));
-      this.stateOf(document.uri).roles[role] = { result, spans };
+      this.stateOf(document.uri).roles[role] = { result, spans, version };
       this.ctx.log.info(
         `Tagged ${role.toUpperCase()} in ${document.uri.toString(true)}: ${spans.length} spans, ` +
           `${result.windows} windows (${result.cachedWindows} cached), ${result.tokens} tokens.`,

@@ -11,6 +11,7 @@ export async function run(): Promise<void> {
     color: false,
     forbidOnly: true,
     forbidPending: true,
+    grep: process.env.GPT2_HEADS_TEST_GREP || undefined,
   });
   const testFiles = readdirSync(__dirname)
     .filter((name) => name.endsWith('.test.js'))

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { api, caseText, closeAll, fixture, openText, setting, until } from './helpers';
+
+interface ExpectedEntity {
+  entity_group: string;
+  score: number;
+  start_utf16: number;
+  end_utf16: number;
+}
+
+function expectedEntities(id: string): ExpectedEntity[] {
+  const expected = fixture<{ cases: { id: string; results: Record<string, ExpectedEntity[]> }[] }>(
+    'gpt2-tiny-ner',
+    'expected.json',
+  );
+  const entry = expected.cases.find((c) => c.id === id);
+  if (!entry) throw new Error(`no NER case ${id}`);
+  return entry.results.simple;
+}
+
+describe('NER and POS tags in the editor', () => {
+  before(() => setting('tagging.aggregationStrategy', 'simple'));
+  afterEach(async () => {
+    await setting('tagging.auto', undefined);
+    await closeAll();
+  });
+
+  it('decorates exactly the entities Hugging Face finds, at their UTF-16 ranges', async () => {
+    const extension = await api();
+    const text = caseText('emoji');
+    const editor = await openText(text);
+    await vscode.commands.executeCommand('gpt2Heads.tagEntities');
+    const spans = extension.taggedSpans(editor.document.uri, 'ner');
+    const expected = expectedEntities('emoji');
+    assert.deepEqual(
+      spans.map((s) => [
+        s.label,
+        editor.document.offsetAt(s.range.start),
+        editor.document.offsetAt(s.range.end),
+      ]),
+      expected.map((e) => [e.entity_group, e.start_utf16, e.end_utf16]),
+    );
+  });
+
+  it('shows the label, score and model in a hover over an entity', async () => {
+    const extension = await api();
+    const editor = await openText(caseText('names_places'));
+    await vscode.commands.executeCommand('gpt2Heads.tagEntities');
+    const [first] = extension.taggedSpans(editor.document.uri, 'ner');
+    assert.ok(first, 'no entity was tagged');
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      editor.document.uri,
+      first.range.start.translate(
+        0,
+        first.range.isSingleLine && first.range.end.character > first.range.start.character ? 0 : 0,
+      ),
+    );
+    const text = hovers
+      .flatMap((hover) => hover.contents)
+      .map((content) =>
+        typeof content === 'string' ? content : (content as vscode.MarkdownString).value,
+      )
+      .join('\n');
+    assert.match(text, new RegExp(first.label.replace(/[-]/g, '\\\\-')));
+    assert.match(text, new RegExp(`score ${first.score.toFixed(3)}`));
+    assert.match(text, /gpt2-tiny-ner/);
+  });
+
+  it('moves the tags with an edit before them, and re-tags automatically when asked to', async () => {
+    const extension = await api();
+    const text = caseText('names_places');
+    const editor = await openText(text);
+    await vscode.commands.executeCommand('gpt2Heads.tagEntities');
+    const before = extension
+      .taggedSpans(editor.document.uri, 'ner')
+      .map((s) => editor.document.offsetAt(s.range.start));
+    await editor.edit((edit) => edit.insert(new vscode.Position(0, 0), 'Hello. '));
+    const moved = extension
+      .taggedSpans(editor.document.uri, 'ner')
+      .map((s) => editor.document.offsetAt(s.range.start));
+    assert.deepEqual(moved, before.map((offset) => offset + 'Hello. '.length).slice(-moved.length));
+
+    await setting('tagging.debounceMs', 100);
+    await setting('tagging.auto', true);
+    await editor.edit((edit) =>
+      edit.insert(editor.document.positionAt(editor.document.getText().length), ' Paris.'),
+    );
+    await until(
+      () => extension.taggedVersion(editor.document.uri, 'ner') === editor.document.version,
+      'automatic re-tagging after the edit',
+    );
+    // The automatic result equals an explicit run on the same text.
+    const automatic = extension
+      .taggedSpans(editor.document.uri, 'ner')
+      .map((s) => [s.label, s.start, s.end]);
+    const automaticVersion = extension.taggedVersion(editor.document.uri, 'ner');
+    await setting('tagging.auto', false);
+    await vscode.commands.executeCommand('gpt2Heads.tagEntities');
+    const explicit = extension
+      .taggedSpans(editor.document.uri, 'ner')
+      .map((s) => [s.label, s.start, s.end]);
+    assert.deepEqual(
+      automatic,
+      explicit,
+      `automatic at version ${automaticVersion}, explicit at ${extension.taggedVersion(editor.document.uri, 'ner')}, document ${editor.document.version}: ${JSON.stringify(editor.document.getText())}`,
+    );
+  });
+
+  it('tags parts of speech alongside entities, and clears both', async () => {
+    const extension = await api();
+    const editor = await openText(caseText('news'));
+    await vscode.commands.executeCommand('gpt2Heads.tagEntities');
+    await vscode.commands.executeCommand('gpt2Heads.tagPartsOfSpeech');
+    const pos = extension.taggedSpans(editor.document.uri, 'pos');
+    assert.ok(pos.length > 0, 'no POS tags');
+    const tags = new Set([
+      'ADJ',
+      'ADP',
+      'ADV',
+      'AUX',
+      'CCONJ',
+      'DET',
+      'INTJ',
+      'NOUN',
+      'NUM',
+      'PART',
+      'PRON',
+      'PROPN',
+      'PUNCT',
+      'SCONJ',
+      'SYM',
+      'VERB',
+      'X',
+    ]);
+    assert.ok(pos.every((s) => tags.has(s.label)));
+    assert.ok(extension.taggedSpans(editor.document.uri, 'ner').length > 0);
+    await vscode.commands.executeCommand('gpt2Heads.clearTags');
+    assert.equal(extension.taggedSpans(editor.document.uri).length, 0);
+  });
+});
