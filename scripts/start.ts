@@ -3,6 +3,8 @@
 //
 //   npm start
 //   PORT=9000 npm start
+import { makeRandomModel } from '../src/host/maker';
+import type { Gpt2Architecture } from '../src/host/onnx/gpt2Graph';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -11,14 +13,41 @@ import {
   prepareProfile,
   repoRoot,
   startCodeServer,
-  testModels,
   userSettings,
   type ModelFolders,
 } from '../test/vscode/harness';
 
 /** The model folder per head that the demo opens with. */
+const universalPosTags =
+  'ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X';
+
+/**
+ * The demo's models: small GPT-2 heads with seeded random weights, made by the project's own
+ * maker on first start (they load like real models but their predictions mean nothing).
+ */
 export function demoModels(): ModelFolders {
-  return testModels();
+  const root = join(repoRoot, '.cache', 'demo-models');
+  const specs: Record<keyof ModelFolders, [Gpt2Architecture, string[] | undefined]> = {
+    lm: ['GPT2LMHeadModel', undefined],
+    ner: ['GPT2ForTokenClassification', undefined],
+    pos: ['GPT2ForTokenClassification', universalPosTags.split(',')],
+    classification: ['GPT2ForSequenceClassification', ['NEGATIVE', 'POSITIVE']],
+    qa: ['GPT2ForQuestionAnswering', undefined],
+    multipleChoice: ['GPT2DoubleHeadsModel', undefined],
+  };
+  const folders = {} as ModelFolders;
+  for (const [role, [architecture, labels]] of Object.entries(specs) as [
+    keyof ModelFolders,
+    [Gpt2Architecture, string[] | undefined],
+  ][]) {
+    const outDir = join(root, role);
+    if (!existsSync(join(outDir, 'onnx', 'model.onnx'))) {
+      console.log(`[start] making the demo ${role} model (random weights) in ${outDir}`);
+      makeRandomModel({ architecture, size: 'small', seed: 2024, outDir, labels, dtype: 'q8' });
+    }
+    folders[role] = outDir;
+  }
+  return folders;
 }
 
 async function demoPort(): Promise<number> {
