@@ -17,7 +17,10 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 };
 
 const rows = Object.entries(manifest.contributes.configuration.properties).map(([key, setting]) => {
-  const description = (setting.markdownDescription ?? setting.description ?? '').replace(/\|/g, '\\|');
+  const description = (setting.markdownDescription ?? setting.description ?? '').replace(
+    /\|/g,
+    '\\|',
+  );
   const values = setting.enum ? ` (${setting.enum.map((v) => `\`${v}\``).join(', ')})` : '';
   return `| \`${key}\` | \`${JSON.stringify(setting.default)}\` | ${description}${values} |`;
 });
@@ -29,6 +32,7 @@ const start = '<!-- settings:start -->';
 const end = '<!-- settings:end -->';
 const before = readme.slice(0, readme.indexOf(start) + start.length);
 const after = readme.slice(readme.indexOf(end));
-if (!readme.includes(start) || !readme.includes(end)) throw new Error('README.md has no settings markers');
+if (!readme.includes(start) || !readme.includes(end))
+  throw new Error('README.md has no settings markers');
 writeFileSync(readmePath, `${before}\n${table}\n${after}`);
 console.log(`README.md: ${rows.length} settings`);
