@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Classifier } from './client/classification';
 import { registerCommands } from './client/commands';
+import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
@@ -19,6 +20,8 @@ export interface Gpt2HeadsApi {
   taggedVersion(uri: vscode.Uri, role: TaggingRole): number | undefined;
   /** The text of the "sequence" or "document" classification status bar item. */
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
+  /** The last inline suggestion and whether it came from the suggestion cache. */
+  lastInlineSuggestion(): InlineSuggestions['lastRequest'];
 }
 
 let host: HostClient | undefined;
@@ -29,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const partial = { extension: context, host, log } as Context;
   const tagger = new Tagger(partial);
   const classifier = new Classifier(partial);
+  const inline = new InlineSuggestions(partial);
   const ctx: Context = Object.assign(partial, { tagger, classifier });
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
@@ -36,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     host,
     tagger,
     classifier,
+    inline,
     ...answerDecorationTypes,
     statusItem,
     ...statusDisposables,
@@ -49,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     onDidChangeTags: tagger.onDidChangeTags,
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
+    lastInlineSuggestion: () => inline.lastRequest,
   };
 }
 

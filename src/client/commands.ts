@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Context } from './context';
-import { continueText } from './continueText';
+import { continueText, summarizeSelection, transformSelection } from './generation';
+import { toggleInlineSuggestions } from './inlineCompletions';
 import { pickLabels } from './classification';
 import { showModelStatus } from './modelStatus';
 import {
@@ -16,6 +17,10 @@ type Command = (ctx: Context, ...args: unknown[]) => unknown;
 /** Every command of the extension; titles and the "GPT-2 Heads" category are in package.json. */
 const commands: Record<string, Command> = {
   'gpt2Heads.continueText': (ctx) => continueText(ctx),
+  'gpt2Heads.summarizeSelection': (ctx) => summarizeSelection(ctx),
+  'gpt2Heads.transformSelection': (ctx, name) =>
+    transformSelection(ctx, typeof name === 'string' ? name : undefined),
+  'gpt2Heads.toggleInlineSuggestions': () => toggleInlineSuggestions(),
   'gpt2Heads.showModelStatus': (ctx) => showModelStatus(ctx),
   'gpt2Heads.restartHost': async (ctx) => {
     await ctx.host.restart();

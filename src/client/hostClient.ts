@@ -12,6 +12,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import type {
+  ProgressType,
   ProtocolRequestType,
   RequestType,
   RequestType0,
@@ -99,6 +100,28 @@ export class HostClient implements vscode.Disposable {
       this.fireState();
     }
   }
+
+  /** Sends a request whose partial results (e.g. generated text) arrive through `onPartial`. */
+  async requestWithPartials<P extends { partialResultToken?: string | number }, R, C>(
+    type: ProtocolRequestType<P, R, C, void, unknown>,
+    partials: ProgressType<C>,
+    params: P,
+    onPartial: (chunk: C) => void,
+    token?: vscode.CancellationToken,
+  ): Promise<R> {
+    const client = await this.start();
+    const partialResultToken = `gpt2Heads-${Date.now()}-${++this.partialCounter}`;
+    const subscription = client.onProgress(partials, partialResultToken, (chunk) =>
+      onPartial(chunk as C),
+    );
+    try {
+      return await this.request(type, { ...params, partialResultToken }, token);
+    } finally {
+      subscription.dispose();
+    }
+  }
+
+  private partialCounter = 0;
 
   /** The running client, for features that subscribe to notifications or progress. */
   async start(): Promise<LanguageClient> {

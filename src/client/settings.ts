@@ -4,6 +4,7 @@ import {
   headRoles,
   type AggregationStrategy,
   type Dtype,
+  type GenerationOptions,
   type HeadRole,
   type HostSettings,
 } from '../protocol';
@@ -59,7 +60,29 @@ export const settings = {
   qaMaxAnswerLen: () => config().get<number>('qa.maxAnswerLen') ?? 15,
   qaDocStride: () => config().get<number>('qa.docStride') || undefined,
   qaHandleImpossibleAnswer: () => config().get<boolean>('qa.handleImpossibleAnswer') === true,
+  templates: () => config().get<Record<string, string>>('generation.templates') ?? {},
+  maxSummaryTokens: () => config().get<number>('generation.maxSummaryTokens') ?? 60,
+  inlineEnabled: () => config().get<boolean>('inline.enabled') === true,
+  inlineMaxNewTokens: () => config().get<number>('inline.maxNewTokens') ?? 12,
+  inlineStopAt: () => config().get<'line' | 'sentence' | 'none'>('inline.stopAt') ?? 'line',
+  inlineDebounceMs: () => config().get<number>('inline.debounceMs') ?? 0,
 };
+
+/** Hugging Face generate() options from the settings; `overrides` win. */
+export function generationOptions(overrides: GenerationOptions = {}): GenerationOptions {
+  const seed = config().get<number>('generation.seed') ?? 0;
+  return {
+    do_sample: config().get<boolean>('generation.doSample') === true,
+    temperature: config().get<number>('generation.temperature') ?? 1,
+    top_k: config().get<number>('generation.topK') ?? 50,
+    top_p: config().get<number>('generation.topP') ?? 1,
+    repetition_penalty: config().get<number>('generation.repetitionPenalty') ?? 1,
+    stop_strings: config().get<string[]>('generation.stopStrings') ?? [],
+    seed: seed > 0 ? seed : undefined,
+    max_new_tokens: settings.maxNewTokens(),
+    ...overrides,
+  };
+}
 
 /** Whether automatic features run on this document (commands run on any document). */
 export function servesLanguage(document: vscode.TextDocument): boolean {

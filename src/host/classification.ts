@@ -10,6 +10,7 @@ import {
 } from '../heads/sequenceClassification';
 import { scoreContinuation, scoringInput, zeroShotInputs } from '../heads/lmScoring';
 import { windowsFor } from '../text/windows';
+import { errorCodes } from '../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
 import { runPadded } from './tokens';
@@ -48,6 +49,13 @@ async function pooledLogits(model: LoadedModel, ids: readonly number[]): Promise
   if (!logits || logits.dims.length !== 2) {
     throw new HostError(`"${model.source}" has no pooled "logits" output [batch, labels].`);
   }
+  const labels = model.info.labels?.length ?? 0;
+  if (logits.dims[1] !== labels) {
+    throw new HostError(
+      `"${model.source}" has ${logits.dims[1]} outputs but its config.json names ${labels} ` +
+        `labels (id2label/num_labels): the config and the weights disagree.`,
+    );
+  }
   return Array.from(logits.data as Float32Array);
 }
 
@@ -59,7 +67,7 @@ export async function classifyText(
 ): Promise<ClassificationResult> {
   requireSequenceClassifier(model);
   const ids = model.tokenizer.encode(text, { add_special_tokens: false });
-  if (ids.length === 0) throw new HostError('There is no text to classify.');
+  if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
   const truncated = ids.slice(0, model.config.n_positions);
   const logits = await pooledLogits(model, truncated);
   return {
@@ -84,7 +92,7 @@ export async function classifyWholeDocument(
 ): Promise<ClassificationResult> {
   requireSequenceClassifier(model);
   const ids = model.tokenizer.encode(text, { add_special_tokens: false });
-  if (ids.length === 0) throw new HostError('There is no text to classify.');
+  if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
   const cache = documentCaches.get(model) ?? new Map<string, number[]>();
   documentCaches.set(model, cache);
   const windows = windowsFor(ids.length, model.config.n_positions, 0);
@@ -124,7 +132,7 @@ export async function scoreContinuations(
   if (contextIds.length === 0) {
     const eos = model.config.eos_token_id;
     if (typeof eos !== 'number')
-      throw new HostError('There is no text to score the options after.');
+      throw new HostError('There is no text to score the options after.', errorCodes.badInput);
     contextIds.push(eos);
   }
   const scores = [];
@@ -135,6 +143,7 @@ export async function scoreContinuations(
       throw new HostError(
         `An option is ${continuationIds.length} tokens long, more than the model's context ` +
           `(${model.config.n_positions} tokens).`,
+        errorCodes.badInput,
       );
     }
     const room = model.config.n_positions - continuationIds.length;
@@ -181,15 +190,19 @@ export async function zeroShot(
   token: Cancellation,
 ): Promise<ClassificationResult> {
   if (labels.length === 0) {
-    throw new HostError('Zero-shot classification needs labels: set "gpt2Heads.zeroShot.labels".');
+    throw new HostError(
+      'Zero-shot classification needs labels: set "gpt2Heads.zeroShot.labels".',
+      errorCodes.badInput,
+    );
   }
-  if (text.trim() === '') throw new HostError('There is no text to classify.');
+  if (text.trim() === '') throw new HostError('There is no text to classify.', errorCodes.badInput);
   let inputs;
   try {
     inputs = zeroShotInputs(text, labels, template);
   } catch (error) {
     throw new HostError(
       `The zero-shot template must contain {} where the label goes (${(error as Error).message}).`,
+      errorCodes.badInput,
     );
   }
   const scores = await scoreContinuations(

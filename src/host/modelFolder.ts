@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HostError } from './errors';
@@ -69,9 +69,18 @@ export function readConfig(folder: string, source = folder): Gpt2Config {
         `model repository: config.json, tokenizer.json and onnx/model.onnx or model.safetensors.`,
     );
   }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new HostError(
+      `config.json of "${source}" cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). ` +
+        `Check that the file is readable by your user.`,
+    );
+  }
   let config: Gpt2Config;
   try {
-    config = JSON.parse(readFileSync(path, 'utf8')) as Gpt2Config;
+    config = JSON.parse(text) as Gpt2Config;
   } catch (error) {
     throw new HostError(
       `config.json of "${source}" is not valid JSON: ${(error as Error).message}`,
@@ -81,6 +90,11 @@ export function readConfig(folder: string, source = folder): Gpt2Config {
 }
 
 export function validateConfig(config: Gpt2Config, source: string): Gpt2Config {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new HostError(
+      `config.json of "${source}" is not a JSON object; it must be a Hugging Face GPT-2 config.`,
+    );
+  }
   if (config.model_type !== undefined && config.model_type !== 'gpt2') {
     throw new HostError(
       `"${source}" is a ${String(config.model_type)} model; GPT-2 Heads runs GPT-2 models only ` +
@@ -125,6 +139,12 @@ export function labelsOf(config: Gpt2Config, count?: number): string[] {
 export function inspectLocalFolder(source: string): LocalModelFolder {
   const folder = expandPath(source);
   if (!existsSync(folder)) {
+    if (isDanglingLink(folder)) {
+      throw new HostError(
+        `The model folder "${source}" is a symbolic link that leads nowhere (a loop or a missing ` +
+          `target). Point the setting at the real folder.`,
+      );
+    }
     throw new HostError(`The model folder "${source}" does not exist.`);
   }
   if (!statSync(folder).isDirectory()) {
@@ -137,6 +157,21 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
       `The model folder "${source}" has no tokenizer.json. Save the tokenizer with ` +
         `tokenizer.save_pretrained(folder) (a fast tokenizer writes tokenizer.json).`,
     );
+  }
+  for (const name of ['model.onnx', 'model_quantized.onnx']) {
+    const file = join(folder, 'onnx', name);
+    if (isDanglingLink(file)) {
+      throw new HostError(
+        `onnx/${name} of "${source}" is a symbolic link that leads nowhere (a loop or a missing ` +
+          `target). Replace it with the model file.`,
+      );
+    }
+    if (existsSync(file) && statSync(file).size === 0) {
+      throw new HostError(
+        `onnx/${name} of "${source}" is empty (0 bytes): the download or export was ` +
+          `interrupted. Download or export the model again.`,
+      );
+    }
   }
   const onnx = ['model.onnx', 'model_quantized.onnx'].some((name) =>
     existsSync(join(folder, 'onnx', name)),
@@ -157,6 +192,15 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
     `The model folder "${source}" has no weights: expected onnx/model.onnx (an ONNX export) ` +
       `or model.safetensors (a PyTorch checkpoint).`,
   );
+}
+
+/** A symbolic link whose target cannot be reached (missing, or a loop: existsSync says false). */
+function isDanglingLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink() && !existsSync(path);
+  } catch {
+    return false;
+  }
 }
 
 /** Parameter count of the GPT-2 backbone and head, from the config alone. */

@@ -7,9 +7,10 @@ import {
   type RankedChoice,
 } from '../heads/multipleChoice';
 import { scoreContinuations } from './classification';
+import { errorCodes } from '../protocol';
 import { HostError, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
-import { int64Tensor } from './tokens';
+import { int64Tensor, requireFinite } from './tokens';
 
 // Options are continuations of the context as given: a caller that parsed them from lines adds
 // the leading space GPT-2 words carry (optionAsContinuation).
@@ -24,6 +25,7 @@ function checkOptions(options: readonly string[]): void {
     throw new HostError(
       `Multiple choice needs at least two options (found ${options.length}). Put each option on ` +
         `its own line after the question, e.g. "A) …", "1. …" or "- …".`,
+      errorCodes.badInput,
     );
   }
 }
@@ -49,16 +51,20 @@ export async function chooseWithDoubleHeads(
     throw new HostError(
       `Option ${tooLong + 1} with its question is ${rows[tooLong].length} tokens long, more than ` +
         `the model's ${model.config.n_positions}-token context. Shorten the question or the options.`,
+      errorCodes.badInput,
     );
   }
   const pad = model.config.pad_token_id ?? model.config.eos_token_id ?? 0;
   const inputs = doubleHeadsInputs(rows, pad);
   const width = inputs.input_ids[0].length;
-  const outputs = await model.session.run({
-    input_ids: int64Tensor([1, rows.length, width], inputs.input_ids.flat()),
-    attention_mask: int64Tensor([1, rows.length, width], inputs.attention_mask.flat()),
-    mc_token_ids: int64Tensor([1, rows.length], inputs.mc_token_ids),
-  } as Record<string, Tensor>);
+  const outputs = requireFinite(
+    model,
+    (await model.session.run({
+      input_ids: int64Tensor([1, rows.length, width], inputs.input_ids.flat()),
+      attention_mask: int64Tensor([1, rows.length, width], inputs.attention_mask.flat()),
+      mc_token_ids: int64Tensor([1, rows.length], inputs.mc_token_ids),
+    } as Record<string, Tensor>)) as Record<string, Tensor>,
+  );
   const mcLogits = Array.from((outputs.mc_logits as Tensor).data as Float32Array);
   return { ranked: rankChoices(options, doubleHeadsScores(mcLogits)), method: 'double-heads' };
 }

@@ -5,6 +5,7 @@ import {
   type QuestionAnsweringOptions,
 } from '../heads/questionAnswering';
 import { contextWordIds, defaultMaxSeqLen, questionWindows } from '../text/questionWindows';
+import { errorCodes } from '../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
 import { encode, runPadded } from './tokens';
@@ -31,8 +32,9 @@ export async function answer(
         `(GPT2ForQuestionAnswering). Set "gpt2Heads.qa.model" to such a model.`,
     );
   }
-  if (question.trim() === '') throw new HostError('The question is empty.');
-  if (context.trim() === '') throw new HostError('There is no context to find the answer in.');
+  if (question.trim() === '') throw new HostError('The question is empty.', errorCodes.badInput);
+  if (context.trim() === '')
+    throw new HostError('There is no context to find the answer in.', errorCodes.badInput);
   const q = encode(model, question);
   const c = encode(model, context);
   const maxSeqLen = options.max_seq_len ?? defaultMaxSeqLen(model.config.n_positions);
@@ -40,6 +42,7 @@ export async function answer(
     throw new HostError(
       `The question is ${q.ids.length} tokens long; it must leave room for the context in the ` +
         `model's ${maxSeqLen}-token window. Ask a shorter question.`,
+      errorCodes.badInput,
     );
   }
   let spans;
@@ -50,7 +53,10 @@ export async function answer(
       { max_seq_len: maxSeqLen, doc_stride: options.doc_stride },
     );
   } catch (error) {
-    throw new HostError(`The question cannot be asked this way: ${(error as Error).message}`);
+    throw new HostError(
+      `The question cannot be asked this way: ${(error as Error).message}`,
+      errorCodes.badInput,
+    );
   }
   const logits = [];
   for (const span of spans) {

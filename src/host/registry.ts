@@ -26,6 +26,7 @@ import {
   type Gpt2Config,
 } from './modelFolder';
 import { transformers, useNetworkPolicy } from './runtime';
+import { int64Tensor, requireFinite } from './tokens';
 
 export interface LoadedModel {
   source: string;
@@ -236,7 +237,16 @@ export class ModelRegistry {
 
     const { AutoTokenizer, AutoModel } = transformers();
     report('Loading the tokenizer…');
-    const tokenizer = await AutoTokenizer.from_pretrained(folder, this.hubOptions(report));
+    let tokenizer: PreTrainedTokenizer;
+    try {
+      tokenizer = await AutoTokenizer.from_pretrained(folder, this.hubOptions(report));
+    } catch (error) {
+      if (!local) throw error;
+      throw new HostError(
+        `tokenizer.json of "${source}" is damaged (${(error as Error).message.split('\n')[0]}). ` +
+          `Save the tokenizer again with tokenizer.save_pretrained(folder).`,
+      );
+    }
     const dtype = local ? this.localDtype(folder) : this.wantedDtype();
     report(`Loading the ${dtype} model…`);
     const options = {
@@ -261,9 +271,15 @@ export class ModelRegistry {
       await session.release();
       throw new HostError(`Loading "${source}" was cancelled.`);
     }
+    const labels = labelsOf(config, labelCount(config, architecture));
+    try {
+      await probe({ source, config, architecture, tokenizer, session, labels });
+    } catch (error) {
+      await session.release().catch(() => undefined);
+      throw error;
+    }
     const generationConfig = ((model as unknown as { generation_config?: Record<string, unknown> })
       .generation_config ?? {}) as Record<string, unknown>;
-    const labels = labelsOf(config, labelCount(config, architecture));
     const onnxFile = join(folder, 'onnx', dtype === 'q8' ? 'model_quantized.onnx' : 'model.onnx');
     const info: ModelInfo = {
       source,
@@ -325,6 +341,77 @@ export class ModelRegistry {
       },
     };
   }
+}
+
+const probeInputs =
+  /^(input_ids|attention_mask|position_ids|mc_token_ids|past_key_values\.\d+\.(key|value))$/;
+
+/**
+ * One forward pass over a single token, the highest id the tokenizer or config.json knows, before
+ * a model counts as loaded: a head whose width disagrees with id2label, an embedding with fewer
+ * rows than the vocabulary, or NaN weights fail here, at load, with a message instead of later.
+ */
+async function probe(model: {
+  source: string;
+  config: Gpt2Config;
+  architecture: Architecture;
+  tokenizer: PreTrainedTokenizer;
+  session: InferenceSession;
+  labels: string[];
+}): Promise<void> {
+  const { session, config, source } = model;
+  if (!session.inputNames.every((name) => probeInputs.test(name))) return;
+  const id = Math.max(config.vocab_size, tokenizerVocabSize(model.tokenizer)) - 1;
+  const shape = model.architecture === 'GPT2DoubleHeadsModel' ? [1, 1, 1] : [1, 1];
+  const { Tensor } = await import('onnxruntime-node');
+  const feeds: Record<string, InstanceType<typeof Tensor>> = {};
+  const headDim = config.n_embd / config.n_head;
+  for (const name of session.inputNames) {
+    if (name === 'input_ids') feeds[name] = int64Tensor(shape, [id]);
+    else if (name === 'attention_mask') feeds[name] = int64Tensor(shape, [1]);
+    else if (name === 'position_ids') feeds[name] = int64Tensor(shape, [0]);
+    else if (name === 'mc_token_ids') feeds[name] = int64Tensor([1, 1], [0]);
+    else feeds[name] = new Tensor('float32', new Float32Array(0), [1, config.n_head, 0, headDim]);
+  }
+  let outputs;
+  try {
+    outputs = (await session.run(feeds)) as Record<string, InstanceType<typeof Tensor>>;
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0];
+    if (/out of data bounds|out of range|indices/i.test(message)) {
+      throw new HostError(
+        `"${source}": the embedding has fewer rows than the tokenizer's vocabulary ` +
+          `(token ${id} of vocab_size ${config.vocab_size} in config.json): the weights, ` +
+          `config.json and tokenizer.json do not belong together.`,
+      );
+    }
+    throw new HostError(`"${source}" loads but does not run: ${message}`);
+  }
+  const widths: Partial<Record<Architecture, number | undefined>> = {
+    GPT2ForTokenClassification: outputs.logits?.dims[2],
+    GPT2ForSequenceClassification: outputs.logits?.dims[1],
+  };
+  const width = widths[model.architecture];
+  if (width !== undefined && width !== model.labels.length) {
+    throw new HostError(
+      `"${source}" has ${width} outputs ${model.architecture === 'GPT2ForTokenClassification' ? 'per token ' : ''}` +
+        `but its config.json names ${model.labels.length} labels (id2label/num_labels): ` +
+        `the config and the weights disagree.`,
+    );
+  }
+  requireFinite({ source } as LoadedModel, outputs);
+}
+
+function tokenizerVocabSize(tokenizer: PreTrainedTokenizer): number {
+  const inner = (tokenizer as unknown as { _tokenizer?: { get_vocab?: () => unknown } })._tokenizer;
+  const vocab = inner?.get_vocab?.();
+  const ids =
+    vocab instanceof Map
+      ? [...vocab.values()]
+      : vocab && typeof vocab === 'object'
+        ? Object.values(vocab)
+        : [];
+  return ids.reduce<number>((size, id) => Math.max(size, Number(id) + 1), 0);
 }
 
 function labelCount(config: Gpt2Config, architecture: Architecture): number {

@@ -1,5 +1,6 @@
 import { Tensor } from 'onnxruntime-node';
 import { tokenOffsets, type Utf16Range } from '../text/offsets';
+import { HostError } from './errors';
 import type { LoadedModel } from './registry';
 
 export interface EncodedText {
@@ -59,5 +60,26 @@ export async function runPadded(
       Array.from({ length: rows.length * width }, (_, i) => i % width),
     );
   }
-  return (await model.session.run(feeds)) as Record<string, Tensor>;
+  return requireFinite(model, (await model.session.run(feeds)) as Record<string, Tensor>);
+}
+
+/** Outputs that become scores or text; a NaN in them must be an error, never a score shown. */
+const scoredOutputs = ['logits', 'start_logits', 'end_logits', 'mc_logits', 'last_hidden_state'];
+
+/** Throws a clear error when a scored output holds NaN (broken weights or a numeric blow-up). */
+export function requireFinite<T extends Record<string, Tensor>>(model: LoadedModel, outputs: T): T {
+  for (const name of scoredOutputs) {
+    const data = outputs[name]?.data;
+    if (!(data instanceof Float32Array)) continue;
+    for (let i = 0; i < data.length; i++) {
+      // NaN is the only value not equal to itself; cheaper than Number.isNaN on long logits.
+      if (data[i] !== data[i]) {
+        throw new HostError(
+          `The model "${model.source}" produced NaN in its ${name}: its weights hold NaN or ` +
+            `overflow. Export or download the model again.`,
+        );
+      }
+    }
+  }
+  return outputs;
 }
