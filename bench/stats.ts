@@ -12,7 +12,8 @@ export interface Stat {
 export function stat(samples: readonly number[]): Stat {
   const sorted = [...samples].sort((a, b) => a - b);
   const n = sorted.length;
-  const median = n === 0 ? NaN : n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  const median =
+    n === 0 ? NaN : n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   return {
     median: round(median),
     min: round(sorted[0] ?? NaN),

@@ -14,6 +14,7 @@ import {
 } from '../protocol';
 import { convertWithCache } from './convertedCache';
 import { HostError } from './errors';
+import { hubCheckpoint, hubCheckpointFolder } from './hubCheckpoint';
 import {
   architectureOf,
   inspectLocalFolder,
@@ -222,6 +223,18 @@ export class ModelRegistry {
         report('Building the ONNX graph from model.safetensors…');
         folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
       }
+    } else if (isHubId(source) && isDownloadedCheckpoint(this.settings.cacheDir, source)) {
+      // A Hub checkpoint without ONNX that an earlier load downloaded: convert it locally.
+      const inspected = inspectLocalFolder(hubCheckpointFolder(this.settings.cacheDir, source));
+      ({ config, architecture } = inspected);
+      format = 'safetensors';
+      local = true;
+      folder = await this.convert(
+        inspected.folder,
+        this.settings.cacheDir,
+        this.wantedDtype(),
+        report,
+      );
     } else if (isHubId(source)) {
       folder = source;
       const { AutoConfig } = transformers();
@@ -247,7 +260,7 @@ export class ModelRegistry {
           `Save the tokenizer again with tokenizer.save_pretrained(folder).`,
       );
     }
-    const dtype = local ? this.localDtype(folder) : this.wantedDtype();
+    let dtype = local ? this.localDtype(folder) : this.wantedDtype();
     report(`Loading the ${dtype} model…`);
     const options = {
       ...this.hubOptions(report),
@@ -262,8 +275,27 @@ export class ModelRegistry {
     try {
       model = await AutoModel.from_pretrained(folder, options);
     } catch (error) {
-      if (local || dtype !== 'q8') throw error;
-      model = await AutoModel.from_pretrained(folder, { ...options, dtype: 'fp32' });
+      if (local) throw error;
+      try {
+        model = await AutoModel.from_pretrained(folder, { ...options, dtype: 'fp32' });
+        dtype = 'fp32';
+      } catch (fp32Error) {
+        if (!isMissingFile(fp32Error)) throw fp32Error;
+        // No ONNX export in the repository: fetch its safetensors checkpoint and convert it.
+        report('No ONNX export on the Hub; downloading the safetensors checkpoint…');
+        const checkpoint = await hubCheckpoint(
+          source,
+          this.settings.cacheDir,
+          this.settings.offline,
+          signal,
+          report,
+        );
+        format = 'safetensors';
+        local = true;
+        folder = await this.convert(checkpoint, this.settings.cacheDir, this.wantedDtype(), report);
+        dtype = this.localDtype(folder);
+        model = await AutoModel.from_pretrained(folder, { ...options, dtype });
+      }
     }
     const session = (model as unknown as { sessions: Record<string, InferenceSession> }).sessions
       .model;
@@ -424,6 +456,16 @@ function labelCount(config: Gpt2Config, architecture: Architecture): number {
     return Math.max(fromMap, declared, fromMap === 0 && declared === 0 ? 2 : 0);
   }
   return 0;
+}
+
+function isDownloadedCheckpoint(cacheDir: string, hubId: string): boolean {
+  return existsSync(join(hubCheckpointFolder(cacheDir, hubId), '.complete'));
+}
+
+/** transformers.js' error for a file the repository does not have. */
+function isMissingFile(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /could not locate file|404|not found|does not exist/i.test(message);
 }
 
 function errorCode(error: unknown): number {

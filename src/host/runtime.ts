@@ -34,6 +34,9 @@ export function useNetworkPolicy(
 
 function applyPolicy(library: typeof Transformers): void {
   library.env.allowRemoteModels = !offline;
+  // HF_ENDPOINT names a Hub mirror, as in the huggingface_hub library.
+  const endpoint = process.env.HF_ENDPOINT;
+  if (endpoint) library.env.remoteHost = endpoint.endsWith('/') ? endpoint : `${endpoint}/`;
   library.env.fetch = (input: string | URL, init?: RequestInit) => {
     const url = String(input);
     if (offline) {
