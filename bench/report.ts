@@ -38,7 +38,8 @@ const ROWS: Row[] = [
     (h) =>
       h.ner &&
       `${median(h.ner.edit)}; ${x(h.ner.editToCold)} cold; ` +
-        `windows re-run ${h.ner.editWindowsRerun.join(',')}; ${h.ner.editWindowsWorth.toFixed(2)} windows' worth (goal ≤ 1.5)`,
+        `windows re-run ${h.ner.editWindowsRerun.join(',')}; ${h.ner.editWindowsWorth.toFixed(2)} full windows' worth (goal ≤ 1.5), ` +
+        `${h.ner.editAverageWindowsWorth.toFixed(2)} of this document's average window`,
   ],
   [
     'NER + POS together (two model folders, two graphs) vs NER alone',

@@ -124,39 +124,43 @@ interface License {
   text?: string;
 }
 
-function licenseOf(name: string): License {
-  const dir = packageDir(name);
-  const manifest = readJson<{ version: string; license?: string }>(join(dir, 'package.json'));
+function licenseOf(dir: string): License {
+  const manifest = readJson<{ name: string; version: string; license?: string }>(
+    join(dir, 'package.json'),
+  );
   const file = readdirSync(dir).find((entry) => /^(LICEN[CS]E|COPYING)/i.test(entry));
   return {
-    name,
+    name: manifest.name,
     version: manifest.version,
-    license: manifest.license ?? 'see package',
+    license: manifest.license ?? 'see the package',
     text: file ? readFileSync(join(dir, file), 'utf8').trim() : undefined,
   };
 }
 
-/** Packages whose code ends up in the VSIX: read from the bundles' source maps, plus the shipped ones. */
+/** Folders of the packages whose code is in the VSIX: from the bundles' source maps, plus the shipped ones. */
 function shippedPackages(): string[] {
-  const names = new Set(['onnxruntime-node', 'onnxruntime-common']);
+  const dirs = new Set([packageDir('onnxruntime-node'), packageDir('onnxruntime-common')]);
   for (const bundle of ['extension', 'host']) {
     const map = readJson<{ sources: string[] }>(join(repoRoot, 'dist', `${bundle}.js.map`));
     for (const source of map.sources) {
-      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
-      if (match) names.add(match[1]);
+      // The innermost package: node_modules/a/node_modules/b/x.js belongs to b.
+      const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(source);
+      if (match) dirs.add(join(repoRoot, 'dist', match[1]));
     }
   }
   // transformers.js's Node build inlines these (its sources are not in our maps).
-  if (names.has('@huggingface/transformers')) {
+  if (dirs.has(packageDir('@huggingface/transformers'))) {
     for (const inlined of ['onnxruntime-web', '@huggingface/tokenizers', '@huggingface/jinja'])
-      if (existsSync(packageDir(inlined))) names.add(inlined);
+      if (existsSync(packageDir(inlined))) dirs.add(packageDir(inlined));
   }
-  return [...names].sort();
+  return [...dirs];
 }
 
 function writeNotices(stage: string): void {
-  const sections = shippedPackages().map((name) => {
-    const { version, license, text } = licenseOf(name);
+  const licenses = shippedPackages()
+    .map(licenseOf)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const sections = licenses.map(({ name, version, license, text }) => {
     return `## ${name} ${version} (${license})\n\n${text ? '```\n' + text + '\n```' : `License: ${license}.`}\n`;
   });
   writeFileSync(
@@ -229,23 +233,21 @@ function main(): void {
   }
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((name) => !(name in targets));
-  if (unknown.length > 0)
+  if (unknown.length > 0) {
     throw new Error(
       `unknown target ${unknown.join(', ')}; targets: ${Object.keys(targets).join(', ')}`,
     );
+  }
+  const onnxruntimeVersion = licenseOf(packageDir('onnxruntime-node')).version;
+  const available = (target: Target) =>
+    existsSync(join(packageDir('onnxruntime-node'), 'bin', 'napi-v6', targets[target]));
+  // Asked for by name, a target without binaries is an error; in "all targets" it is skipped.
   const chosen = (wanted.length > 0 ? wanted : Object.keys(targets)) as Target[];
+  const skipped = wanted.length > 0 ? [] : chosen.filter((target) => !available(target));
 
   const made: string[] = [];
-  const skipped: string[] = [];
   let overBudget = false;
-  for (const target of chosen) {
-    const binaries = join(packageDir('onnxruntime-node'), 'bin', 'napi-v6', targets[target]);
-    if (!existsSync(binaries)) {
-      skipped.push(
-        `${target}: onnxruntime-node ${licenseOf('onnxruntime-node').version} ships no binaries for it`,
-      );
-      continue;
-    }
+  for (const target of chosen.filter((target) => !skipped.includes(target))) {
     console.log(`[package] ${target}`);
     const { file, bytes } = packageTarget(target);
     const budget = sizeBudgets[target];
@@ -257,7 +259,10 @@ function main(): void {
     );
   }
   console.log(`\n[package] made:\n${made.join('\n')}`);
-  if (skipped.length > 0) console.log(`[package] skipped:\n  ${skipped.join('\n  ')}`);
+  for (const target of skipped)
+    console.log(
+      `[package] skipped ${target}: onnxruntime-node ${onnxruntimeVersion} has no binaries for it`,
+    );
   if (overBudget) throw new Error('a VSIX is over its size budget');
 }
 

@@ -44,6 +44,8 @@ export interface ModelInfo {
   fileBytes?: number;
   loadMs?: number;
   folder?: string;
+  /** Runs in one graph with the other heads whose checkpoints share its backbone. */
+  sharedBackbone?: boolean;
   error?: string;
 }
 

@@ -139,6 +139,12 @@ export async function scoreContinuations(
   for (const continuation of continuations) {
     throwIfCancelled(token);
     const continuationIds = model.tokenizer.encode(continuation, { add_special_tokens: false });
+    if (continuationIds.length === 0) {
+      throw new HostError(
+        `Option ${scores.length + 1} is empty: there is nothing to score.`,
+        errorCodes.badInput,
+      );
+    }
     if (continuationIds.length >= model.config.n_positions) {
       throw new HostError(
         `An option is ${continuationIds.length} tokens long, more than the model's context ` +

@@ -43,14 +43,27 @@ export async function chooseWithDoubleHeads(
         `"gpt2Heads.multipleChoice.model" to such a model, or leave it empty to score options with the LM.`,
     );
   }
-  const rows = options.map((option) =>
-    model.tokenizer.encode(context + option, { add_special_tokens: false }),
+  const context_length = model.config.n_positions;
+  const optionLengths = options.map(
+    (option) => model.tokenizer.encode(option, { add_special_tokens: false }).length,
   );
-  const tooLong = rows.findIndex((row) => row.length > model.config.n_positions);
+  const tooLong = optionLengths.findIndex((length) => length >= context_length);
   if (tooLong >= 0) {
     throw new HostError(
-      `Option ${tooLong + 1} with its question is ${rows[tooLong].length} tokens long, more than ` +
-        `the model's ${model.config.n_positions}-token context. Shorten the question or the options.`,
+      `Option ${tooLong + 1} is ${optionLengths[tooLong]} tokens long, more than the model's ` +
+        `${context_length}-token context. Shorten the option.`,
+      errorCodes.badInput,
+    );
+  }
+  // A question too long for the context loses its start, as with the language model: the
+  // options and the end of the question are what the choice depends on.
+  const rows = options.map((option) =>
+    model.tokenizer.encode(context + option, { add_special_tokens: false }).slice(-context_length),
+  );
+  const empty = rows.findIndex((row) => row.length === 0);
+  if (empty >= 0) {
+    throw new HostError(
+      `Option ${empty + 1} is empty and so is the question: there is nothing to score.`,
       errorCodes.badInput,
     );
   }

@@ -4,7 +4,12 @@ import {
   type QuestionAnswer,
   type QuestionAnsweringOptions,
 } from '../heads/questionAnswering';
-import { contextWordIds, defaultMaxSeqLen, questionWindows } from '../text/questionWindows';
+import {
+  contextWordIds,
+  defaultDocStride,
+  defaultMaxSeqLen,
+  questionWindows,
+} from '../text/questionWindows';
 import { errorCodes } from '../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
@@ -45,12 +50,17 @@ export async function answer(
       errorCodes.badInput,
     );
   }
+  // Unlike HF, which fails when its default doc_stride does not fit beside a long question, the
+  // default stride shrinks to half the room the question leaves; an explicit one is kept as set.
+  const room = maxSeqLen - q.ids.length;
+  const docStride =
+    options.doc_stride ?? Math.min(defaultDocStride(maxSeqLen), Math.floor(room / 2));
   let spans;
   try {
     spans = questionWindows(
       { ids: q.ids, offsets: q.offsets },
       { ids: c.ids, offsets: c.offsets, wordIds: contextWordIds(context, c.offsets) },
-      { max_seq_len: maxSeqLen, doc_stride: options.doc_stride },
+      { max_seq_len: maxSeqLen, doc_stride: docStride },
     );
   } catch (error) {
     throw new HostError(

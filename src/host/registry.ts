@@ -15,8 +15,10 @@ import {
 import { convertWithCache } from './convertedCache';
 import { HostError } from './errors';
 import { hubCheckpoint, hubCheckpointFolder } from './hubCheckpoint';
+import { SharedBackbones, sharesHead } from './sharedBackbone';
 import {
   architectureOf,
+  expandPath,
   inspectLocalFolder,
   isHubId,
   isLocalSource,
@@ -91,11 +93,15 @@ export class ModelRegistry {
       settings.dtype !== this.settings.dtype ||
       settings.threads !== this.settings.threads ||
       settings.cacheDir !== this.settings.cacheDir;
+    const modelsChanged = JSON.stringify(settings.models) !== JSON.stringify(this.settings.models);
     this.settings = settings;
     useNetworkPolicy(settings.offline, (url) => this.abortSignalFor(url));
+    // Which checkpoints share a backbone depends on all the model settings: regroup them.
+    if (reload || modelsChanged) this.shared = undefined;
     const wanted = new Set(Object.values(settings.models).filter(Boolean));
     for (const entry of [...this.entries.values()]) {
-      if (reload || !wanted.has(entry.source)) this.retire(entry);
+      const regroup = modelsChanged && entry.loaded?.info.sharedBackbone;
+      if (reload || regroup || !wanted.has(entry.source)) this.retire(entry);
     }
   }
 
@@ -211,6 +217,7 @@ export class ModelRegistry {
     let architecture: Architecture;
     let format: 'onnx' | 'safetensors' = 'onnx';
     let local = false;
+    let sharedSession: InferenceSession | undefined;
     if (isLocalSource(source)) {
       const inspected = inspectLocalFolder(source);
       ({ config, architecture } = inspected);
@@ -218,10 +225,13 @@ export class ModelRegistry {
       folder = inspected.folder;
       local = true;
       if (format === 'safetensors') {
-        if (!this.convert)
-          throw new HostError('Converting safetensors checkpoints is unavailable.');
-        report('Building the ONNX graph from model.safetensors…');
-        folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
+        sharedSession = sharesHead(architecture)
+          ? await this.sharedSession(folder, report)
+          : undefined;
+        if (!sharedSession) {
+          report('Building the ONNX graph from model.safetensors…');
+          folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
+        }
       }
     } else if (isHubId(source) && isDownloadedCheckpoint(this.settings.cacheDir, source)) {
       // A Hub checkpoint without ONNX that an earlier load downloaded: convert it locally.
@@ -260,7 +270,7 @@ export class ModelRegistry {
           `Save the tokenizer again with tokenizer.save_pretrained(folder).`,
       );
     }
-    let dtype = local ? this.localDtype(folder) : this.wantedDtype();
+    let dtype = local && !sharedSession ? this.localDtype(folder) : this.wantedDtype();
     report(`Loading the ${dtype} model…`);
     const options = {
       ...this.hubOptions(report),
@@ -273,7 +283,9 @@ export class ModelRegistry {
     };
     let model;
     try {
-      model = await AutoModel.from_pretrained(folder, options);
+      model = sharedSession
+        ? { sessions: { model: sharedSession } }
+        : await AutoModel.from_pretrained(folder, options);
     } catch (error) {
       if (local) throw error;
       try {
@@ -326,6 +338,7 @@ export class ModelRegistry {
       fileBytes: existsSync(onnxFile) ? statSync(onnxFile).size : undefined,
       loadMs: Math.round(performance.now() - started),
       folder: local ? folder : undefined,
+      sharedBackbone: sharedSession !== undefined,
     };
     this.onProgress({ source, message: 'Ready', done: true });
     return {
@@ -338,6 +351,28 @@ export class ModelRegistry {
       generationConfig: { ...generationConfig },
       info,
     };
+  }
+
+  private shared: SharedBackbones | undefined;
+
+  /**
+   * A view of one graph shared with the other configured checkpoints that have the same backbone
+   * (one forward pass serves all their heads), or undefined when none does.
+   */
+  private async sharedSession(
+    folder: string,
+    report: (message: string) => void,
+  ): Promise<InferenceSession | undefined> {
+    const peers = Object.values(this.settings.models)
+      .filter((source) => source && isLocalSource(source))
+      .map((source) => expandPath(source));
+    if (peers.filter((peer) => peer !== folder).length === 0) return undefined;
+    this.shared ??= new SharedBackbones(this.settings.cacheDir, this.wantedDtype() === 'q8', {
+      ...(this.settings.threads > 0 ? { intraOpNumThreads: this.settings.threads } : {}),
+      interOpNumThreads: 1,
+    });
+    report('Checking whether other heads share this backbone…');
+    return this.shared.sessionFor(folder, peers);
   }
 
   private wantedDtype(): 'fp32' | 'q8' {

@@ -23,7 +23,10 @@ const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;
 /** A range VS Code can use: inside the text, ordered, not between the halves of a pair. */
 function checkRange(text: string, start: number, end: number, what: string): void {
   assert.ok(Number.isInteger(start) && Number.isInteger(end), `${what}: [${start}, ${end})`);
-  assert.ok(0 <= start && start <= end && end <= text.length, `${what}: [${start}, ${end}) of ${text.length}`);
+  assert.ok(
+    0 <= start && start <= end && end <= text.length,
+    `${what}: [${start}, ${end}) of ${text.length}`,
+  );
   for (const at of [start, end]) {
     if (at > 0 && at < text.length) {
       assert.ok(
@@ -63,7 +66,10 @@ const nasty = fc.constantFrom(
 const piece = fc.oneof(
   nasty,
   fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 12 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    maxLength: 12,
+  }),
   fc.string({ unit: 'grapheme', maxLength: 12 }),
   fc.constantFrom('John Smith', ' lives in', ' Berlin.', 'Who? ', 'A) yes\nB) no'),
 );
@@ -82,61 +88,84 @@ describe('hostile text through every head of the host process', function () {
     console.log(`      (${documents} fuzzed documents)`);
   });
 
-  /** Runs a request; an error must be a bad-input error the predicate allows, never a crash. */
+  /**
+   * Runs a request with a deadline; an error must be a bad-input error for input `invalid`
+   * accepts, never a crash or a hang.
+   */
   async function settle<T>(
     request: Promise<T>,
-    invalid: boolean,
+    invalid: (message: string) => boolean,
     what: string,
   ): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within 20 s')), 20_000);
+    });
     try {
-      return await request;
+      return await Promise.race([request, deadline]);
     } catch (error) {
       assert.ok(error instanceof ResponseError, `${what}: ${String(error)}`);
       assert.ok(
-        invalid && error.code === errorCodes.badInput,
+        error.code === errorCodes.badInput && invalid(error.message),
         `${what}: code ${error.code}: ${error.message}`,
       );
       assert.doesNotMatch(error.message, /model host failed/);
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
+  const never = () => false;
+  const runs = (numRuns: number) => ({ numRuns, endOnFailure: true });
 
   it('tags NER and POS without an error and with every span on code-point boundaries', async () => {
     await fc.assert(
-      fc.asyncProperty(documentText, fc.constantFrom('ner', 'pos') as fc.Arbitrary<'ner' | 'pos'>, async (text, role) => {
-        documents++;
-        for (const aggregation_strategy of ['simple', 'none'] as const) {
-          const result = await host.connection.sendRequest(methods.tag, {
-            role,
-            uri: 'untitled:fuzz',
-            text,
-            aggregation_strategy,
-          });
-          for (const span of result.spans) {
-            checkRange(text, span.start, span.end, `${role} ${JSON.stringify(text)}`);
-            checkScore(span.score, role);
+      fc.asyncProperty(
+        documentText,
+        fc.constantFrom('ner', 'pos') as fc.Arbitrary<'ner' | 'pos'>,
+        async (text, role) => {
+          documents++;
+          for (const aggregation_strategy of ['simple', 'none'] as const) {
+            const result = await settle(
+              host.connection.sendRequest(methods.tag, {
+                role,
+                uri: 'untitled:fuzz',
+                text,
+                aggregation_strategy,
+              }),
+              never,
+              `tag ${role} ${JSON.stringify(text)}`,
+            );
+            for (const span of result?.spans ?? []) {
+              checkRange(text, span.start, span.end, `${role} ${JSON.stringify(text)}`);
+              checkScore(span.score, role);
+            }
           }
-        }
-      }),
-      { numRuns: 300 },
+        },
+      ),
+      runs(300),
     );
   });
 
   it('classifies sequences and documents, refusing only text without tokens', async () => {
     await fc.assert(
-      fc.asyncProperty(documentText, fc.constantFrom('sequence', 'document') as fc.Arbitrary<'sequence' | 'document'>, async (text, scope) => {
-        documents++;
-        const result = await settle(
-          host.connection.sendRequest(methods.classify, { text, scope }),
-          text.length === 0,
-          `classify ${scope} ${JSON.stringify(text)}`,
-        );
-        if (result) {
-          assert.ok(result.labels.length > 0);
-          for (const { score } of result.labels) checkScore(score, 'classify');
-        }
-      }),
-      { numRuns: 200 },
+      fc.asyncProperty(
+        documentText,
+        fc.constantFrom('sequence', 'document') as fc.Arbitrary<'sequence' | 'document'>,
+        async (text, scope) => {
+          documents++;
+          const result = await settle(
+            host.connection.sendRequest(methods.classify, { text, scope }),
+            () => text.length === 0,
+            `classify ${scope} ${JSON.stringify(text)}`,
+          );
+          if (result) {
+            assert.ok(result.labels.length > 0);
+            for (const { score } of result.labels) checkScore(score, 'classify');
+          }
+        },
+      ),
+      runs(200),
     );
   });
 
@@ -146,7 +175,10 @@ describe('hostile text through every head of the host process', function () {
         documents++;
         const result = await settle(
           host.connection.sendRequest(methods.answer, { question, context, top_k: 3 }),
-          question.trim() === '' || context.trim() === '' || question.length > 100,
+          (message) =>
+            (question.trim() === '' && /question is empty/.test(message)) ||
+            (context.trim() === '' && /no context/.test(message)) ||
+            /The question is \d+ tokens long/.test(message),
           `answer ${JSON.stringify(question)} in ${JSON.stringify(context)}`,
         );
         for (const answer of result?.answers ?? []) {
@@ -155,7 +187,7 @@ describe('hostile text through every head of the host process', function () {
           assert.equal(answer.answer, context.slice(answer.start, answer.end));
         }
       }),
-      { numRuns: 200 },
+      runs(200),
     );
   });
 
@@ -168,7 +200,9 @@ describe('hostile text through every head of the host process', function () {
           documents++;
           const result = await settle(
             host.connection.sendRequest(methods.choose, { context, options }),
-            options.length < 2,
+            (message) =>
+              (options.length < 2 && /at least two options/.test(message)) ||
+              (options.includes('') && /is empty/.test(message)),
             `choose ${JSON.stringify(context)} ${JSON.stringify(options)}`,
           );
           if (result) {
@@ -177,7 +211,7 @@ describe('hostile text through every head of the host process', function () {
           }
         },
       ),
-      { numRuns: 150 },
+      runs(150),
     );
   });
 
@@ -185,14 +219,18 @@ describe('hostile text through every head of the host process', function () {
     await fc.assert(
       fc.asyncProperty(documentText, async (prompt) => {
         documents++;
-        const result = await host.connection.sendRequest(methods.generate, {
-          prompt,
-          options: { max_new_tokens: 2 },
-        });
-        assert.ok(result.generated_text.startsWith(prompt));
+        const result = await settle(
+          host.connection.sendRequest(methods.generate, {
+            prompt,
+            options: { max_new_tokens: 2 },
+          }),
+          never,
+          `generate ${JSON.stringify(prompt)}`,
+        );
+        assert.ok(result?.generated_text.startsWith(prompt));
         assert.ok(result.new_token_ids.length <= 2);
       }),
-      { numRuns: 150 },
+      runs(150),
     );
   });
 
