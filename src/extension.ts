@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Classifier } from './client/classification';
 import { registerCommands } from './client/commands';
+import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context } from './client/context';
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const tagger = new Tagger(partial);
   const classifier = new Classifier(partial);
   const inline = new InlineSuggestions(partial);
+  const entityTree = new EntityTree(tagger);
   const ctx: Context = Object.assign(partial, { tagger, classifier });
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
@@ -41,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     tagger,
     classifier,
     inline,
+    entityTree,
     ...answerDecorationTypes,
     statusItem,
     ...statusDisposables,

