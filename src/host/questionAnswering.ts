@@ -50,11 +50,12 @@ export async function answer(
       errorCodes.badInput,
     );
   }
-  // Unlike HF, which fails when its default doc_stride does not fit beside a long question, the
-  // default stride shrinks to half the room the question leaves; an explicit one is kept as set.
+  // HF's default doc_stride, unless it does not fit beside a long question (HF then fails):
+  // then half the room the question leaves. An explicit doc_stride is kept as set.
   const room = maxSeqLen - q.ids.length;
+  const preferredStride = defaultDocStride(maxSeqLen);
   const docStride =
-    options.doc_stride ?? Math.min(defaultDocStride(maxSeqLen), Math.floor(room / 2));
+    options.doc_stride ?? (preferredStride < room ? preferredStride : Math.floor(room / 2));
   let spans;
   try {
     spans = questionWindows(

@@ -181,9 +181,12 @@ describe('heads in the host against Hugging Face', function () {
     );
     const sentiment = await load('gpt2-tiny-sentiment');
     await assert.rejects(classifyText(sentiment, ''), /no text/);
+    // A question too long for the context loses its start; an option too long is refused.
+    const trimmed = await chooseWithDoubleHeads(dh, 'x '.repeat(200), [' a', ' b']);
+    assert.equal(trimmed.ranked.length, 2);
     await assert.rejects(
-      chooseWithDoubleHeads(dh, 'x '.repeat(200), [' a', ' b']),
-      /more than the model's/,
+      chooseWithDoubleHeads(dh, 'Pick:', [' a', ' b'.repeat(200)]),
+      /Shorten the option/,
     );
   });
 });
