@@ -49,7 +49,7 @@ export class Classifier implements vscode.Disposable {
         scope === 'sequence' ? 'GPT-2 Heads: Selection Label' : 'GPT-2 Heads: Document Label';
       item.command = {
         command: 'gpt2Heads.showClassificationDetails',
-        title: 'Details',
+        title: vscode.l10n.t('Details'),
         arguments: [scope],
       };
       return { item };
@@ -97,12 +97,16 @@ export class Classifier implements vscode.Disposable {
   async command(scope: Scope): Promise<ClassifyResult | undefined> {
     const editor = vscode.window.activeTextEditor;
     if (!editor) {
-      void vscode.window.showInformationMessage('GPT-2 Heads: open a document to classify.');
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('GPT-2 Heads: open a document to classify.'),
+      );
       return undefined;
     }
     if (!this.available()) {
       const choice = await vscode.window.showInformationMessage(
-        'GPT-2 Heads: no classification model is set. Set "gpt2Heads.classification.model", or pick labels for zero-shot classification with the language model.',
+        vscode.l10n.t(
+          'GPT-2 Heads: no classification model is set. Set "gpt2Heads.classification.model", or pick labels for zero-shot classification with the language model.',
+        ),
         'Pick Labels…',
         'Open Settings',
       );
@@ -119,7 +123,10 @@ export class Classifier implements vscode.Disposable {
       return await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: `GPT-2 Heads: classifying the ${scope === 'sequence' ? 'selection' : 'document'}…`,
+          title: vscode.l10n.t(
+            'GPT-2 Heads: classifying the {0}…',
+            scope === 'sequence' ? 'selection' : 'document',
+          ),
           cancellable: true,
         },
         (_progress, token) => this.classify(scope, editor, token),
@@ -137,12 +144,16 @@ export class Classifier implements vscode.Disposable {
       return;
     }
     const pick = vscode.window.createQuickPick();
-    pick.title = `GPT-2 Heads: ${scope === 'sequence' ? 'selection' : 'document'} — ${describe(result)}`;
+    pick.title = vscode.l10n.t(
+      'GPT-2 Heads: {0} — {1}',
+      scope === 'sequence' ? 'selection' : 'document',
+      describe(result),
+    );
     pick.items = result.labels.map(({ label, score }) => ({
       label,
       description: `${scoreBar(score)} ${score.toFixed(3)}`,
     }));
-    pick.placeholder = 'Every label with its probability';
+    pick.placeholder = vscode.l10n.t('Every label with its probability');
     pick.onDidHide(() => pick.dispose());
     pick.onDidAccept(() => pick.hide());
     pick.show();
@@ -265,10 +276,12 @@ function escape(text: string): string {
 export async function pickLabels(): Promise<string[] | undefined> {
   const current = settings.zeroShotLabels();
   const value = await vscode.window.showInputBox({
-    title: 'GPT-2 Heads: zero-shot labels',
-    prompt: 'Labels separated by commas; the language model scores each one after the text.',
+    title: vscode.l10n.t('GPT-2 Heads: zero-shot labels'),
+    prompt: vscode.l10n.t(
+      'Labels separated by commas; the language model scores each one after the text.',
+    ),
     value: current.join(', '),
-    placeHolder: 'sports, politics, science',
+    placeHolder: vscode.l10n.t('sports, politics, science'),
     validateInput: (input) =>
       input.split(',').filter((label) => label.trim()).length >= 2
         ? undefined

@@ -24,7 +24,10 @@ const commands: Record<string, Command> = {
   'gpt2Heads.showModelStatus': (ctx) => showModelStatus(ctx),
   'gpt2Heads.restartHost': async (ctx) => {
     await ctx.host.restart();
-    void vscode.window.setStatusBarMessage('GPT-2 Heads: model host restarted', 3000);
+    void vscode.window.setStatusBarMessage(
+      vscode.l10n.t('GPT-2 Heads: model host restarted'),
+      3000,
+    );
   },
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
   'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
@@ -38,7 +41,7 @@ const commands: Record<string, Command> = {
     const next = !config.get<boolean>('tagging.auto');
     await config.update('tagging.auto', next, vscode.ConfigurationTarget.Global);
     void vscode.window.setStatusBarMessage(
-      `GPT-2 Heads: automatic tagging ${next ? 'on' : 'off'}`,
+      vscode.l10n.t('GPT-2 Heads: automatic tagging {0}', next ? 'on' : 'off'),
       3000,
     );
     return next;

@@ -56,7 +56,7 @@ export class EntityTree implements vscode.TreeDataProvider<Node>, vscode.Disposa
     item.description = `line ${node.span.range.start.line + 1} · ${node.span.score.toFixed(2)}`;
     item.command = document && {
       command: 'gpt2Heads.revealSpan',
-      title: 'Reveal',
+      title: vscode.l10n.t('Reveal'),
       arguments: [document.uri, node.span.start, node.span.end],
     };
     return item;

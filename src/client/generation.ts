@@ -62,7 +62,7 @@ async function streamInto(
     await writing;
     if (result.new_text === '') {
       void vscode.window.showInformationMessage(
-        'GPT-2 Heads: the model ended the text here (it generated nothing).',
+        vscode.l10n.t('GPT-2 Heads: the model ended the text here (it generated nothing).'),
       );
     }
     const end = document.positionAt(offset);
@@ -86,7 +86,9 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: open a document and place the cursor where the text should continue.',
+      vscode.l10n.t(
+        'GPT-2 Heads: open a document and place the cursor where the text should continue.',
+      ),
     );
     return undefined;
   }
@@ -94,7 +96,7 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
   const prompt = editor.document.getText(new vscode.Range(new vscode.Position(0, 0), position));
   if (prompt.trim() === '') {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: there is no text before the cursor to continue.',
+      vscode.l10n.t('GPT-2 Heads: there is no text before the cursor to continue.'),
     );
     return undefined;
   }
@@ -111,7 +113,7 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
 function selectionOrNothing(): { editor: vscode.TextEditor; text: string } | undefined {
   const editor = vscode.window.activeTextEditor;
   if (!editor || editor.selection.isEmpty) {
-    void vscode.window.showInformationMessage('GPT-2 Heads: select the text first.');
+    void vscode.window.showInformationMessage(vscode.l10n.t('GPT-2 Heads: select the text first.'));
     return undefined;
   }
   return { editor, text: editor.document.getText(editor.selection) };
@@ -161,8 +163,8 @@ export async function transformSelection(
           detail: template.replace(/\n/g, ' ⏎ '),
         })),
         {
-          title: 'GPT-2 Heads: transform the selection with…',
-          placeHolder: 'Templates come from "gpt2Heads.generation.templates"',
+          title: vscode.l10n.t('GPT-2 Heads: transform the selection with…'),
+          placeHolder: vscode.l10n.t('Templates come from "gpt2Heads.generation.templates"'),
         },
       )
     )?.label;
@@ -170,7 +172,10 @@ export async function transformSelection(
   const template = templates[name];
   if (!template?.includes('{text}')) {
     void vscode.window.showErrorMessage(
-      `GPT-2 Heads: template "${name}" needs {text} where the selection goes. Edit "gpt2Heads.generation.templates".`,
+      vscode.l10n.t(
+        'GPT-2 Heads: template "{0}" needs {text} where the selection goes. Edit "gpt2Heads.generation.templates".',
+        name,
+      ),
     );
     return undefined;
   }

@@ -151,7 +151,7 @@ export async function toggleInlineSuggestions(): Promise<boolean> {
     .getConfiguration('gpt2Heads')
     .update('inline.enabled', next, vscode.ConfigurationTarget.Global);
   void vscode.window.setStatusBarMessage(
-    `GPT-2 Heads: inline suggestions ${next ? 'on' : 'paused'}`,
+    vscode.l10n.t('GPT-2 Heads: inline suggestions {0}', next ? 'on' : 'paused'),
     3000,
   );
   return next;

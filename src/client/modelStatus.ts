@@ -35,7 +35,7 @@ export async function showModelStatus(ctx: Context): Promise<HostStatus | undefi
     const items = status.models.map(describe);
     const memory = `model host pid ${status.pid}, ${megabytes(status.rssBytes)} resident`;
     const pick = vscode.window.createQuickPick();
-    pick.title = `GPT-2 Heads: models (${memory})`;
+    pick.title = vscode.l10n.t('GPT-2 Heads: models ({0})', memory);
     pick.placeholder = items.length
       ? 'Loaded models'
       : 'No model is loaded yet: models load when a feature first needs them.';

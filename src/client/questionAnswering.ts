@@ -37,7 +37,9 @@ async function askFor(ctx: Context): Promise<string | undefined> {
   const recent = ctx.extension.globalState.get<string[]>(historyKey, []);
   const pick = vscode.window.createQuickPick();
   pick.title = 'GPT-2 Heads: Ask a Question';
-  pick.placeholder = 'Type a question about the selection (or the whole document) and press Enter';
+  pick.placeholder = vscode.l10n.t(
+    'Type a question about the selection (or the whole document) and press Enter',
+  );
   pick.items = recent.map((question) => ({ label: question, description: 'recent' }));
   return new Promise((resolve) => {
     pick.onDidAccept(() => {
@@ -64,7 +66,7 @@ export async function askQuestion(
   const editor = vscode.window.activeTextEditor;
   if (!editor) {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: open a document (and select the passage) to ask about.',
+      vscode.l10n.t('GPT-2 Heads: open a document (and select the passage) to ask about.'),
     );
     return undefined;
   }
@@ -75,7 +77,7 @@ export async function askQuestion(
   const context = document.getText(contextRange);
   if (context.trim() === '') {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: there is no text to find an answer in.',
+      vscode.l10n.t('GPT-2 Heads: there is no text to find an answer in.'),
     );
     return undefined;
   }
@@ -92,7 +94,7 @@ export async function askQuestion(
     const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: 'GPT-2 Heads: looking for the answer…',
+        title: vscode.l10n.t('GPT-2 Heads: looking for the answer…'),
         cancellable: true,
       },
       (_progress, token) =>
@@ -111,7 +113,9 @@ export async function askQuestion(
     );
     if (document.version !== version) {
       void vscode.window.showWarningMessage(
-        'GPT-2 Heads: the document changed while the answer was computed; ask again.',
+        vscode.l10n.t(
+          'GPT-2 Heads: the document changed while the answer was computed; ask again.',
+        ),
       );
       return undefined;
     }
@@ -122,7 +126,9 @@ export async function askQuestion(
     const best = result.answers[0];
     if (!best || best.answer === '') {
       editor.setDecorations(answerDecoration, []);
-      void vscode.window.showInformationMessage(`GPT-2 Heads: no answer found for "${question}".`);
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('GPT-2 Heads: no answer found for "{0}".', question),
+      );
       return { ...result, ranges };
     }
     editor.setDecorations(answerDecoration, [ranges[0]]);
@@ -148,8 +154,8 @@ async function showAnswers(
     range: ranges[i],
   }));
   const picked = await vscode.window.showQuickPick(items, {
-    title: `Answers to "${question}"`,
-    placeHolder: 'The best answer is highlighted; pick one to jump to it',
+    title: vscode.l10n.t('Answers to "{0}"', question),
+    placeHolder: vscode.l10n.t('The best answer is highlighted; pick one to jump to it'),
   });
   if (picked) {
     editor.setDecorations(answerDecoration, [picked.range]);
@@ -177,7 +183,9 @@ export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | un
   const parsed = parseChoices(document.getText(range));
   if (parsed.options.length < 2) {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: select a question followed by at least two options, one per line ("A) …", "1. …" or "- …").',
+      vscode.l10n.t(
+        'GPT-2 Heads: select a question followed by at least two options, one per line ("A) …", "1. …" or "- …").',
+      ),
     );
     return undefined;
   }
@@ -185,7 +193,7 @@ export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | un
     const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: 'GPT-2 Heads: scoring the options…',
+        title: vscode.l10n.t('GPT-2 Heads: scoring the options…'),
         cancellable: true,
       },
       (_progress, token) =>
@@ -211,7 +219,12 @@ export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | un
     const best = options[result.ranked[0].index];
     editor.setDecorations(bestOptionDecoration, [document.lineAt(best.line).range]);
     void vscode.window.setStatusBarMessage(
-      `GPT-2 Heads: best option "${best.text}" (${(best.score * 100).toFixed(1)}%, ${result.method === 'double-heads' ? 'double-heads model' : 'language model'})`,
+      vscode.l10n.t(
+        'GPT-2 Heads: best option "{0}" ({1}%, {2})',
+        best.text,
+        (best.score * 100).toFixed(1),
+        result.method === 'double-heads' ? 'double-heads model' : 'language model',
+      ),
       8000,
     );
     return { ...result, options };

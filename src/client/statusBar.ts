@@ -4,12 +4,24 @@ import type { HostClient, HostState } from './hostClient';
 const presentation: Record<HostState, { text: string; tooltip: string }> = {
   stopped: {
     text: '$(circle-outline) GPT-2',
-    tooltip: 'GPT-2 Heads: the model host starts on first use.',
+    tooltip: vscode.l10n.t('GPT-2 Heads: the model host starts on first use.'),
   },
-  starting: { text: '$(loading~spin) GPT-2', tooltip: 'GPT-2 Heads: starting the model host…' },
-  ready: { text: '$(check) GPT-2', tooltip: 'GPT-2 Heads: the model host is ready.' },
-  busy: { text: '$(loading~spin) GPT-2', tooltip: 'GPT-2 Heads: the model host is working…' },
-  error: { text: '$(error) GPT-2', tooltip: 'GPT-2 Heads: the model host is not running.' },
+  starting: {
+    text: '$(loading~spin) GPT-2',
+    tooltip: vscode.l10n.t('GPT-2 Heads: starting the model host…'),
+  },
+  ready: {
+    text: '$(check) GPT-2',
+    tooltip: vscode.l10n.t('GPT-2 Heads: the model host is ready.'),
+  },
+  busy: {
+    text: '$(loading~spin) GPT-2',
+    tooltip: vscode.l10n.t('GPT-2 Heads: the model host is working…'),
+  },
+  error: {
+    text: '$(error) GPT-2',
+    tooltip: vscode.l10n.t('GPT-2 Heads: the model host is not running.'),
+  },
 };
 
 /** One item showing the model host's state; clicking it shows the loaded models. */
@@ -19,7 +31,7 @@ export function registerHostStatusBar(host: HostClient): vscode.Disposable[] {
     vscode.StatusBarAlignment.Right,
     100,
   );
-  item.name = 'GPT-2 Heads: Model Host';
+  item.name = vscode.l10n.t('GPT-2 Heads: Model Host');
   item.command = 'gpt2Heads.showModelStatus';
   const render = (state: HostState) => {
     const { text, tooltip } = presentation[state];

@@ -141,13 +141,18 @@ export class Tagger implements vscode.Disposable {
       ? await vscode.workspace.openTextDocument(uri)
       : vscode.window.activeTextEditor?.document;
     if (!document) {
-      void vscode.window.showInformationMessage('GPT-2 Heads: open a document to tag.');
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('GPT-2 Heads: open a document to tag.'),
+      );
       return undefined;
     }
     if (document.getText().length > settings.maxDocumentChars()) {
       const answer = await vscode.window.showWarningMessage(
-        `This document has ${document.getText().length.toLocaleString()} characters, more than ` +
-          `"gpt2Heads.maxDocumentChars" (${settings.maxDocumentChars().toLocaleString()}). Tagging it may take a while.`,
+        vscode.l10n.t(
+          'This document has {0} characters, more than "gpt2Heads.maxDocumentChars" ({1}). Tagging it may take a while.',
+          document.getText().length.toLocaleString(),
+          settings.maxDocumentChars().toLocaleString(),
+        ),
         { modal: true },
         'Tag Anyway',
       );
@@ -158,7 +163,7 @@ export class Tagger implements vscode.Disposable {
       return await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: `GPT-2 Heads: ${title}…`,
+          title: vscode.l10n.t('GPT-2 Heads: {0}…', title),
           cancellable: true,
         },
         (_progress, token) => this.tag(document, role, token),
@@ -408,7 +413,9 @@ export async function goToEntity(tagger: Tagger): Promise<void> {
   const spans = tagger.spans(editor.document.uri, 'ner');
   if (spans.length === 0) {
     void vscode.window.showInformationMessage(
-      'GPT-2 Heads: no entities in this document yet. Run "GPT-2 Heads: Tag Entities (NER)" first.',
+      vscode.l10n.t(
+        'GPT-2 Heads: no entities in this document yet. Run "GPT-2 Heads: Tag Entities (NER)" first.',
+      ),
     );
     return;
   }
@@ -426,8 +433,8 @@ export async function goToEntity(tagger: Tagger): Promise<void> {
     }
   }
   const picked = await vscode.window.showQuickPick(items, {
-    title: 'GPT-2 Heads: Go to Entity',
-    placeHolder: 'Type to filter entities',
+    title: vscode.l10n.t('GPT-2 Heads: Go to Entity'),
+    placeHolder: vscode.l10n.t('Type to filter entities'),
     matchOnDescription: true,
   });
   if (picked?.span) revealRange(editor, picked.span.range);
