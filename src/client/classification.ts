@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { Context } from './context';
+import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { modelSource, servesLanguage, settings } from './settings';
 
@@ -249,10 +250,12 @@ export class Classifier implements vscode.Disposable {
     const tooltip = new vscode.MarkdownString();
     tooltip.isTrusted = false;
     tooltip.appendMarkdown(
-      `**${scope === 'sequence' ? 'Selection' : 'Document'}** — ${escape(describe(result))}\n\n`,
+      `**${scope === 'sequence' ? 'Selection' : 'Document'}** — ${escapeMarkdown(describe(result))}\n\n`,
     );
     for (const { label, score } of result.labels) {
-      tooltip.appendMarkdown(`\`${scoreBar(score, 12)}\` ${score.toFixed(3)} ${escape(label)}  \n`);
+      tooltip.appendMarkdown(
+        `\`${scoreBar(score, 12)}\` ${score.toFixed(3)} ${escapeMarkdown(label)}  \n`,
+      );
     }
     item.tooltip = tooltip;
     item.accessibilityInformation = {
@@ -266,10 +269,6 @@ function describe(result: ClassifyResult): string {
   const how = result.zeroShot ? 'zero-shot with the language model' : result.model;
   const windows = `${result.windows} window${result.windows === 1 ? '' : 's'} read, ${result.tokens} tokens`;
   return `${how}, ${windows}`;
-}
-
-function escape(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (char) => `\\${char}`);
 }
 
 /** "Pick Classification Labels…": the zero-shot labels, comma-separated, saved in settings. */

@@ -76,6 +76,9 @@ export class HostClient implements vscode.Disposable {
     return this.inFlight > 0 ? 'busy' : 'ready';
   }
 
+  /** When the host last stopped unexpectedly and was restarted, if it did. */
+  lastRestart: Date | undefined;
+
   get errorMessage(): string | undefined {
     return this.lastError;
   }
@@ -235,6 +238,7 @@ export class HostClient implements vscode.Disposable {
       this.fireState();
       return { action: CloseAction.DoNotRestart, message: this.lastError };
     }
+    this.lastRestart = new Date(now);
     this.log.warn('The model host stopped unexpectedly; restarting it.');
     this.fireState();
     return { action: CloseAction.Restart, handled: true };

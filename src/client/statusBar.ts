@@ -36,7 +36,16 @@ export function registerHostStatusBar(host: HostClient): vscode.Disposable[] {
   const render = (state: HostState) => {
     const { text, tooltip } = presentation[state];
     item.text = text;
-    item.tooltip = state === 'error' && host.errorMessage ? host.errorMessage : tooltip;
+    const restarted = host.lastRestart && Date.now() - host.lastRestart.getTime() < 5 * 60_000;
+    item.tooltip =
+      state === 'error' && host.errorMessage
+        ? host.errorMessage
+        : restarted && state === 'ready'
+          ? vscode.l10n.t(
+              'GPT-2 Heads: the model host stopped unexpectedly at {0} and was restarted; it is ready again.',
+              host.lastRestart!.toLocaleTimeString(),
+            )
+          : tooltip;
     item.backgroundColor =
       state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     item.accessibilityInformation = { label: item.tooltip };

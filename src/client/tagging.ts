@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../protocol';
 import type { Context } from './context';
+import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { servesLanguage, settings } from './settings';
 
@@ -324,7 +325,7 @@ export class Tagger implements vscode.Disposable {
       markdown.appendMarkdown(
         `**${escapeMarkdown(describeLabel(span.label))}** · ${kind} · score ${span.score.toFixed(3)}  \n`,
       );
-      markdown.appendMarkdown(`model: \`${model.replace(/`/g, "'")}\`\n\n`);
+      markdown.appendMarkdown(`model: ${escapeMarkdown(model)}\n\n`);
     }
     return new vscode.Hover(markdown, hits[0].range);
   }
@@ -375,10 +376,6 @@ export class Tagger implements vscode.Disposable {
       }
     }
   }
-}
-
-function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (char) => `\\${char}`);
 }
 
 /** Moves spans after each change by its length difference; spans that overlap a change go. */

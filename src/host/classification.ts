@@ -9,11 +9,11 @@ import {
   type WindowAggregation,
 } from '../heads/sequenceClassification';
 import { scoreContinuation, scoringInput, zeroShotInputs } from '../heads/lmScoring';
-import { windowsFor } from '../text/windows';
+import { documentChunks } from '../text/documentChunks';
 import { errorCodes } from '../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
-import { runPadded } from './tokens';
+import { encode, lineStarts, runPadded } from './tokens';
 
 export interface ClassificationResult {
   labels: LabelScore[];
@@ -91,11 +91,15 @@ export async function classifyWholeDocument(
   token: Cancellation,
 ): Promise<ClassificationResult> {
   requireSequenceClassifier(model);
-  const ids = model.tokenizer.encode(text, { add_special_tokens: false });
+  const encoded = encode(model, text);
+  const ids = encoded.ids;
   if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
   const cache = documentCaches.get(model) ?? new Map<string, number[]>();
   documentCaches.set(model, cache);
-  const windows = windowsFor(ids.length, model.config.n_positions, 0);
+  // Windows cut at content-defined points (see documentChunks), so an edit changes only its own.
+  const windows = documentChunks(ids, lineStarts(text, encoded), model.config.n_positions, 0).map(
+    (chunk) => ({ start: chunk.start, length: chunk.end - chunk.start }),
+  );
   const windowLogits: number[][] = [];
   const counts: number[] = [];
   const used = new Map<string, number[]>();
@@ -177,7 +181,7 @@ async function lmLogits(model: LoadedModel, ids: readonly number[]): Promise<Flo
       }
     }
   }
-  const outputs = await runPadded(model, [ids], extra);
+  const outputs = await runPadded(model, [ids], extra, ['logits']);
   const logits = outputs.logits as Tensor | undefined;
   if (!logits)
     throw new HostError(`"${model.source}" has no "logits" output: it is not a language model.`);

@@ -2,6 +2,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-common';
 import { nextToken, samplingDefaults, seededRandom, stopStringEnd } from '../heads/generation';
 import type { FinishReason, GenerateResult, GenerationOptions } from '../protocol';
+import { exclusive } from './inferenceQueue';
 import { CancelledError, HostError, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
 
@@ -141,7 +142,7 @@ async function step(
       feeds[`past_key_values.${layer}.${kind}`] = past[`${layer}.${kind}`];
     }
   }
-  const outputs = await session.run(feeds);
+  const outputs = await exclusive(() => session.run(feeds));
   const logits = outputs.logits as Tensor;
   const vocab = logits.dims[logits.dims.length - 1];
   const positions = logits.dims[1];

@@ -8,6 +8,7 @@ import {
 } from '../heads/multipleChoice';
 import { scoreContinuations } from './classification';
 import { errorCodes } from '../protocol';
+import { exclusive } from './inferenceQueue';
 import { HostError, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
 import { int64Tensor, requireFinite } from './tokens';
@@ -72,11 +73,17 @@ export async function chooseWithDoubleHeads(
   const width = inputs.input_ids[0].length;
   const outputs = requireFinite(
     model,
-    (await model.session.run({
-      input_ids: int64Tensor([1, rows.length, width], inputs.input_ids.flat()),
-      attention_mask: int64Tensor([1, rows.length, width], inputs.attention_mask.flat()),
-      mc_token_ids: int64Tensor([1, rows.length], inputs.mc_token_ids),
-    } as Record<string, Tensor>)) as Record<string, Tensor>,
+    (await exclusive(() =>
+      model.session.run(
+        {
+          input_ids: int64Tensor([1, rows.length, width], inputs.input_ids.flat()),
+          attention_mask: int64Tensor([1, rows.length, width], inputs.attention_mask.flat()),
+          mc_token_ids: int64Tensor([1, rows.length], inputs.mc_token_ids),
+        } as Record<string, Tensor>,
+        // Only the choice scores: the LM logits beside them cost most of the run and are unused.
+        ['mc_logits'],
+      ),
+    )) as Record<string, Tensor>,
   );
   const mcLogits = Array.from((outputs.mc_logits as Tensor).data as Float32Array);
   return { ranked: rankChoices(options, doubleHeadsScores(mcLogits)), method: 'double-heads' };

@@ -44,6 +44,11 @@ async function answer<T>(
       return new ResponseError<void>(error.code, error.message);
     }
     const message = error instanceof Error ? error.message : String(error);
+    // The pure heads reject impossible input (no tokens, no options) with a RangeError.
+    if (error instanceof RangeError) {
+      connection.console.error(`${method}: ${message}`);
+      return new ResponseError<void>(errorCodes.badInput, message);
+    }
     connection.console.error(`${method} failed: ${error instanceof Error ? error.stack : message}`);
     return new ResponseError<void>(errorCodes.modelLoadFailed, `The model host failed: ${message}`);
   }

@@ -11,7 +11,7 @@ import { documentChunks } from '../text/documentChunks';
 import { windowsFor } from '../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
-import { encode, runPadded } from './tokens';
+import { encode, lineStarts, runPadded } from './tokens';
 
 export interface TaggingOptions {
   aggregation_strategy: AggregationStrategy;
@@ -144,10 +144,8 @@ export async function tagDocument(
   const labels = requireTokenClassifier(model);
   const encoded = encode(model, text);
   const maxLength = model.config.n_positions;
-  const context = Math.min(options.context ?? Math.floor(maxLength / 4), maxLength - 1);
-  const lineStart = (i: number) =>
-    /\n$/.test(text.slice(encoded.offsets[i - 1][0], encoded.offsets[i - 1][1]));
-  const chunks = documentChunks(encoded.ids, lineStart, maxLength, context);
+  const context = Math.min(options.context ?? Math.floor(maxLength / 8), maxLength - 1);
+  const chunks = documentChunks(encoded.ids, lineStarts(text, encoded), maxLength, context);
   const cache =
     options.useCache === false ? new WindowCache(0) : (caches.get(model) ?? new WindowCache(4096));
   if (options.useCache !== false) caches.set(model, cache);

@@ -1,4 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
+import { exclusive } from './inferenceQueue';
 import { tokenOffsets, type Utf16Range } from '../text/offsets';
 import { HostError } from './errors';
 import type { LoadedModel } from './registry';
@@ -22,6 +23,15 @@ export function encode(model: LoadedModel, text: string): EncodedText {
   return { ids, tokens, offsets: tokenOffsets(text, tokens) };
 }
 
+/** Whether token i begins a new line: the token before it ends with a line break. */
+export function lineStarts(text: string, encoded: EncodedText): (index: number) => boolean {
+  return (index) => {
+    const [start, end] = encoded.offsets[index - 1] ?? [0, 0];
+    const last = text.charCodeAt(end - 1);
+    return end > start && (last === 10 || last === 13);
+  };
+}
+
 export function int64Tensor(dims: number[], values: ArrayLike<number>): Tensor {
   return new Tensor(
     'int64',
@@ -38,6 +48,8 @@ export async function runPadded(
   model: LoadedModel,
   rows: readonly (readonly number[])[],
   extra: Record<string, Tensor> = {},
+  /** Outputs to compute (all when omitted): onnxruntime skips the nodes only others need. */
+  fetches?: string[],
 ): Promise<Record<string, Tensor>> {
   const width = Math.max(1, ...rows.map((row) => row.length));
   const padId = model.config.pad_token_id ?? model.config.eos_token_id ?? 0;
@@ -60,7 +72,10 @@ export async function runPadded(
       Array.from({ length: rows.length * width }, (_, i) => i % width),
     );
   }
-  return requireFinite(model, (await model.session.run(feeds)) as Record<string, Tensor>);
+  const outputs = await exclusive(() =>
+    fetches ? model.session.run(feeds, fetches) : model.session.run(feeds),
+  );
+  return requireFinite(model, outputs as Record<string, Tensor>);
 }
 
 /** Outputs that become scores or text; a NaN in them must be an error, never a score shown. */

@@ -35,18 +35,17 @@ export function documentChunks(
     );
   }
   const capacity = maxLength - context;
-  // A cut is expected about every capacity/2 tokens, so a chunk rarely reaches the hard cap.
-  const period = Math.max(2, Math.floor(capacity / 2));
-  const minChunk = Math.max(1, Math.floor(capacity / 8));
+  // Chunks are at least a third of the room and longer than the left context, so an edit re-runs
+  // its own window and at most the next one (whose context it may fall in).
+  const minChunk = Math.min(capacity, Math.max(context + 1, Math.floor(capacity / 3)));
+  const period = Math.max(2, Math.floor(capacity / 3));
   const chunks: DocumentChunk[] = [];
   let start = 0;
   for (let i = 1; i <= ids.length; i++) {
     const length = i - start;
     const atEnd = i === ids.length;
     const natural =
-      !atEnd &&
-      length >= minChunk &&
-      (isLineStart(i) ? length >= period / 2 : cutHash(ids, i) % period === 0);
+      !atEnd && length >= minChunk && (isLineStart(i) || cutHash(ids, i) % period === 0);
     if (atEnd || natural || length >= capacity) {
       chunks.push({ windowStart: Math.max(0, start - context), start, end: i });
       start = i;

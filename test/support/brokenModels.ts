@@ -333,7 +333,7 @@ export function makeBrokenModels(root: string, fixturesDir: string): BrokenModel
     'truncated-safetensors',
     'a model.safetensors cut in half',
     'ner',
-    /could not be converted: .*truncated file/,
+    /model\.safetensors: truncated file/,
     (f) => {
       writeModel(f, 'GPT2ForTokenClassification', { safetensorsOnly: true });
       const file = join(f, 'model.safetensors');
@@ -344,7 +344,7 @@ export function makeBrokenModels(root: string, fixturesDir: string): BrokenModel
     'lying-safetensors',
     'a safetensors header that claims more bytes than a tensor has',
     'ner',
-    /could not be converted: .*data_offsets/,
+    /model\.safetensors: tensor .*data_offsets .* hold \d+ bytes/,
     (f) => {
       writeModel(f, 'GPT2ForTokenClassification', { safetensorsOnly: true });
       const file = join(f, 'model.safetensors');

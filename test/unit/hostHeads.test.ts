@@ -57,7 +57,9 @@ describe('heads in the host against Hugging Face', function () {
     const document = `${long}\n${long}`;
     const result = await classifyWholeDocument(model, document, {}, neverCancelled);
     const tokens = model.tokenizer.encode(document, { add_special_tokens: false }).length;
-    assert.equal(result.windows, Math.ceil(tokens / model.config.n_positions));
+    // Windows are cut at content-defined points, each within the model's context.
+    assert.ok(result.windows >= Math.ceil(tokens / model.config.n_positions));
+    assert.ok(result.windows <= Math.ceil((3 * tokens) / model.config.n_positions) + 1);
     assert.equal(result.tokens, tokens);
     close(
       result.labels.reduce((sum, l) => sum + l.score, 0),

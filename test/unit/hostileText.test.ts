@@ -229,7 +229,8 @@ describe('hostile text through every head of the host process', function () {
           never,
           `generate ${JSON.stringify(prompt)}`,
         );
-        assert.ok(result?.generated_text.startsWith(prompt));
+        assert.ok(result, 'no result');
+        assert.ok(result.generated_text.startsWith(prompt));
         assert.ok(result.new_token_ids.length <= 2);
       }),
       runs(150),

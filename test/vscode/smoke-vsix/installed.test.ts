@@ -9,6 +9,16 @@ import { api, caseText, closeAll, fixture, openText, repoRoot, setting } from '.
 
 const extensionId = 'gpt2-heads.gpt2-heads';
 
+interface Manifest {
+  icon: string;
+  l10n?: string;
+  contributes: {
+    walkthroughs?: {
+      steps: { description: string; media: { image?: string; markdown?: string; svg?: string } }[];
+    }[];
+  };
+}
+
 interface ExpectedEntity {
   entity_group: string;
   start_utf16: number;
@@ -75,5 +85,37 @@ describe('the installed linux-x64 VSIX', () => {
       ]),
       expected.map((e) => [e.entity_group, e.start_utf16, e.end_utf16]),
     );
+  });
+
+  it('carries every file its manifest names: icon, walkthrough media, l10n bundle', () => {
+    const extension = vscode.extensions.getExtension(extensionId);
+    assert.ok(extension);
+    const manifest = extension.packageJSON as Manifest;
+    const files = [
+      manifest.icon,
+      ...(manifest.l10n ? [join(manifest.l10n, 'bundle.l10n.json')] : []),
+    ];
+    for (const walkthrough of manifest.contributes.walkthroughs ?? []) {
+      for (const step of walkthrough.steps)
+        files.push(
+          ...[step.media.image, step.media.markdown, step.media.svg].filter((f) => f !== undefined),
+        );
+    }
+    const missing = files.filter((file) => !existsSync(join(extension.extensionPath, file)));
+    assert.deepEqual(missing, []);
+  });
+
+  it('registers every command a walkthrough button runs', async () => {
+    const extension = vscode.extensions.getExtension(extensionId);
+    assert.ok(extension);
+    await api();
+    const manifest = extension.packageJSON as Manifest;
+    const linked = (manifest.contributes.walkthroughs ?? []).flatMap((walkthrough) =>
+      walkthrough.steps.flatMap((step) =>
+        [...step.description.matchAll(/\(command:([\w.]+)/g)].map((match) => match[1]),
+      ),
+    );
+    const registered = new Set(await vscode.commands.getCommands(true));
+    assert.deepEqual([...new Set(linked.filter((command) => !registered.has(command)))], []);
   });
 });

@@ -1,0 +1,10 @@
+// One model call at a time: every onnxruntime session already uses all cores, so calls that
+// overlap only fight over them. Requests interleave window by window in arrival order, and a
+// cancelled request gives up its turn at its next window.
+let tail: Promise<unknown> = Promise.resolve();
+
+export function exclusive<T>(work: () => Promise<T>): Promise<T> {
+  const run = tail.then(work, work);
+  tail = run.catch(() => undefined);
+  return run;
+}
