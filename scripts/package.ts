@@ -182,6 +182,12 @@ function stage(target: Target): string {
 
   for (const file of ['README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore'])
     copy(join(repoRoot, file), join(dir, file));
+  // Translations: package.nls.*.json for the manifest, l10n/ for vscode.l10n.t strings.
+  for (const file of readdirSync(repoRoot).filter((name) =>
+    /^package\.nls(\..+)?\.json$/.test(name),
+  ))
+    copy(join(repoRoot, file), join(dir, file));
+  if (existsSync(join(repoRoot, 'l10n'))) copy(join(repoRoot, 'l10n'), join(dir, 'l10n'));
   for (const file of ['extension.js', 'host.js'])
     copy(join(repoRoot, 'dist', file), join(dir, 'dist', file));
   for (const entry of ['icon.png', 'walkthrough', 'screenshots']) {

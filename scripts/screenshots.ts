@@ -20,6 +20,15 @@ import {
   type Workbench,
 } from '../test/vscode/harness';
 
+// The page.evaluate bodies run in the browser; the project compiles without the DOM library.
+interface BrowserElement {
+  getBoundingClientRect(): { x: number; y: number; width: number; height: number; bottom: number };
+}
+declare const document: {
+  querySelector(selector: string): BrowserElement | null;
+  querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
+};
+
 const screenshotsDir = join(repoRoot, 'media', 'screenshots');
 const maxBytes = 150 * 1024;
 
@@ -28,7 +37,9 @@ const lookSettings = {
   'workbench.colorTheme': 'Default Dark Modern',
   'editor.minimap.enabled': false,
   'editor.fontSize': 14,
-  'editor.wordWrap': 'on',
+  // Labels are drawn after the spans without taking part in wrapping: leave them room.
+  'editor.wordWrap': 'wordWrapColumn',
+  'editor.wordWrapColumn': 64,
   'editor.renderLineHighlight': 'none',
   'editor.stickyScroll.enabled': false,
   'breadcrumbs.enabled': false,
@@ -36,6 +47,11 @@ const lookSettings = {
   'workbench.layoutControl.enabled': false,
   'workbench.editor.showTabs': 'single',
   'gpt2Heads.tagging.auto': false,
+  'gpt2Heads.inline.enabled': false,
+  'gpt2Heads.inline.stopAt': 'none',
+  'gpt2Heads.inline.maxNewTokens': 8,
+  // Whole words: random weights split words between labels with "simple".
+  'gpt2Heads.tagging.aggregationStrategy': 'first',
 };
 
 async function renderIcon(): Promise<void> {
@@ -82,15 +98,12 @@ async function openFile(page: Page, name: string): Promise<void> {
 }
 
 function decorationCount(page: Page): Promise<number> {
-  return page.evaluate(
-    () => document.querySelectorAll('.part.editor .view-overlays [class*="ced-"]').length,
-  );
+  return page.evaluate(() => document.querySelectorAll('.part.editor [class*="ced-"]').length);
 }
 
 async function waitForMoreDecorations(page: Page, than: number): Promise<void> {
   await page.waitForFunction(
-    (count) =>
-      document.querySelectorAll('.part.editor .view-overlays [class*="ced-"]').length > count,
+    (count) => document.querySelectorAll('.part.editor [class*="ced-"]').length > count,
     than,
     { timeout: 60_000 },
   );
@@ -98,10 +111,20 @@ async function waitForMoreDecorations(page: Page, than: number): Promise<void> {
   await page.waitForTimeout(300);
 }
 
+/** Waits for progress notifications to finish, then clears what is left. */
 async function clearNotifications(page: Page): Promise<void> {
+  await page
+    .waitForFunction(
+      () => !document.querySelector('.notification-toast .monaco-progress-container.active'),
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    )
+    .catch(() => undefined);
   if ((await page.locator('.notification-toast').count()) > 0)
     await runCommand(page, 'Notifications: Clear All Notifications');
-  await page.waitForTimeout(300);
+  await page.locator('.notification-toast').first().waitFor({ state: 'detached', timeout: 10_000 });
 }
 
 interface Box {
@@ -141,8 +164,9 @@ async function takeScreenshots(page: Page): Promise<void> {
 
   await runCommand(page, 'GPT-2 Heads: Tag Entities (NER)');
   await waitForMoreDecorations(page, 0);
+  const entities = await decorationCount(page);
   await runCommand(page, 'GPT-2 Heads: Tag Parts of Speech');
-  await waitForMoreDecorations(page, await decorationCount(page));
+  await waitForMoreDecorations(page, entities);
   await clearNotifications(page);
   await page.mouse.move(0, 0);
   await save(page, 'tags', await editorTextBox(page));
@@ -167,6 +191,7 @@ async function takeScreenshots(page: Page): Promise<void> {
 
   // The first paragraph selected: its label and the document's, in the status bar.
   await runCommand(page, 'GPT-2 Heads: Clear Tags');
+  await runCommand(page, 'View: Toggle Word Wrap');
   await page.locator('.part.editor .view-lines').first().click();
   await page.keyboard.press('Control+Home');
   for (let line = 0; line < 3; line++) await page.keyboard.press('Shift+ArrowDown');
@@ -179,9 +204,9 @@ async function takeScreenshots(page: Page): Promise<void> {
   const statusbar = (await page.locator('.part.statusbar').boundingBox())!;
   const editor = await editorTextBox(page);
   await save(page, 'classification', {
-    x: 0,
+    x: editor.x,
     y: editor.y,
-    width: statusbar.width,
+    width: statusbar.width - editor.x,
     height: statusbar.y + statusbar.height - editor.y,
   });
 
@@ -199,6 +224,20 @@ async function takeScreenshots(page: Page): Promise<void> {
   await page.waitForTimeout(300);
   await save(page, 'question', await editorTextBox(page));
   await page.keyboard.press('Escape');
+
+  // An inline suggestion after typing at the end of the story.
+  await runCommand(page, 'GPT-2 Heads: Clear Tags');
+  await runCommand(page, 'GPT-2 Heads: Toggle Inline Suggestions');
+  await clearNotifications(page);
+  await page.locator('.part.editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('The next morning', { delay: 40 });
+  await page
+    .locator('.part.editor [class*="ghost-text"]')
+    .first()
+    .waitFor({ state: 'visible', timeout: 60_000 });
+  await page.waitForTimeout(300);
+  await save(page, 'inline', await editorTextBox(page));
 }
 
 function linkExtension(extensionsDir: string): void {
@@ -225,7 +264,11 @@ async function main(): Promise<void> {
     workbench = await launchBrowser(profile);
     await workbench.page.setViewportSize({ width: 1000, height: 560 });
     await workbench.page.goto(workbenchUrl(server.baseUrl, profile.workspace));
-    await takeScreenshots(workbench.page);
+    await takeScreenshots(workbench.page).catch(async (error: unknown) => {
+      const path = join(profile.root, 'failure.png');
+      await workbench?.page.screenshot({ path });
+      throw new Error(`${error instanceof Error ? error.message : String(error)} (see ${path})`);
+    });
   } finally {
     await Promise.all([server?.stop(), workbench?.close()]);
   }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { targetEditor } from './editors';
 import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { Context } from './context';
 import { escapeMarkdown } from '../text/markdown';
@@ -96,7 +97,7 @@ export class Classifier implements vscode.Disposable {
 
   /** From a command: classifies now, with a progress notification and errors shown. */
   async command(scope: Scope): Promise<ClassifyResult | undefined> {
-    const editor = vscode.window.activeTextEditor;
+    const editor = targetEditor();
     if (!editor) {
       void vscode.window.showInformationMessage(
         vscode.l10n.t('GPT-2 Heads: open a document to classify.'),

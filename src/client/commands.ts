@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
+import { targetEditor } from './editors';
 import type { Context } from './context';
 import { continueText, summarizeSelection, transformSelection } from './generation';
 import { toggleInlineSuggestions } from './inlineCompletions';
+import { chooseModelFolder, openWalkthroughSample } from './walkthrough';
 import { pickLabels } from './classification';
 import { showModelStatus } from './modelStatus';
 import {
@@ -21,6 +23,8 @@ const commands: Record<string, Command> = {
   'gpt2Heads.transformSelection': (ctx, name) =>
     transformSelection(ctx, typeof name === 'string' ? name : undefined),
   'gpt2Heads.toggleInlineSuggestions': () => toggleInlineSuggestions(),
+  'gpt2Heads.chooseModelFolder': (_ctx, role) => chooseModelFolder(role),
+  'gpt2Heads.openWalkthroughSample': (ctx) => openWalkthroughSample(ctx),
   'gpt2Heads.showModelStatus': (ctx) => showModelStatus(ctx),
   'gpt2Heads.restartHost': async (ctx) => {
     await ctx.host.restart();
@@ -33,7 +37,7 @@ const commands: Record<string, Command> = {
   'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
   'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
   'gpt2Heads.clearTags': (ctx) => {
-    ctx.tagger.clear(vscode.window.activeTextEditor?.document.uri);
+    ctx.tagger.clear(targetEditor()?.document.uri);
     clearAnswerDecorations();
   },
   'gpt2Heads.toggleAutoTag': async () => {

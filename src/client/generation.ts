@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { targetEditor } from './editors';
 import { generateChunk, methods, type GenerateResult, type GenerationOptions } from '../protocol';
 import type { Context } from './context';
 import { showError } from './errors';
@@ -83,7 +84,7 @@ async function streamInto(
 
 /** "Continue Text": the language model continues the text before the cursor. */
 export async function continueText(ctx: Context): Promise<GenerateResult | undefined> {
-  const editor = vscode.window.activeTextEditor;
+  const editor = targetEditor();
   if (!editor) {
     void vscode.window.showInformationMessage(
       vscode.l10n.t(
@@ -111,7 +112,7 @@ export async function continueText(ctx: Context): Promise<GenerateResult | undef
 }
 
 function selectionOrNothing(): { editor: vscode.TextEditor; text: string } | undefined {
-  const editor = vscode.window.activeTextEditor;
+  const editor = targetEditor();
   if (!editor || editor.selection.isEmpty) {
     void vscode.window.showInformationMessage(vscode.l10n.t('GPT-2 Heads: select the text first.'));
     return undefined;

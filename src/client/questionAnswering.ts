@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { targetEditor } from './editors';
 import { methods, type Answer, type AnswerResult, type ChooseResult } from '../protocol';
 import { optionAsContinuation, parseChoices } from '../text/choices';
 import type { Context } from './context';
@@ -63,7 +64,7 @@ export async function askQuestion(
   ctx: Context,
   args: AskArguments = {},
 ): Promise<AskResult | undefined> {
-  const editor = vscode.window.activeTextEditor;
+  const editor = targetEditor();
   if (!editor) {
     void vscode.window.showInformationMessage(
       vscode.l10n.t('GPT-2 Heads: open a document (and select the passage) to ask about.'),
@@ -174,7 +175,7 @@ export interface ChoiceOutcome extends ChooseResult {
  * every option gets its probability after the line, and the best one is highlighted.
  */
 export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | undefined> {
-  const editor = vscode.window.activeTextEditor;
+  const editor = targetEditor();
   if (!editor) return undefined;
   const document = editor.document;
   const range = editor.selection.isEmpty

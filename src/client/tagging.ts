@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { targetEditor } from './editors';
 import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../protocol';
 import type { Context } from './context';
 import { escapeMarkdown } from '../text/markdown';
@@ -138,9 +139,7 @@ export class Tagger implements vscode.Disposable {
 
   /** Tags a document (from a command: asks first for huge documents, shows progress). */
   async tagCommand(role: TaggingRole, uri?: vscode.Uri): Promise<DocumentSpan[] | undefined> {
-    const document = uri
-      ? await vscode.workspace.openTextDocument(uri)
-      : vscode.window.activeTextEditor?.document;
+    const document = uri ? await vscode.workspace.openTextDocument(uri) : targetEditor()?.document;
     if (!document) {
       void vscode.window.showInformationMessage(
         vscode.l10n.t('GPT-2 Heads: open a document to tag.'),
@@ -365,10 +364,20 @@ export class Tagger implements vscode.Disposable {
   private renderAll(): void {
     for (const editor of vscode.window.visibleTextEditors) {
       const byType = new Map<vscode.TextEditorDecorationType, vscode.Range[]>();
+      const text = editor.document.getText();
       for (const span of this.spans(editor.document.uri)) {
-        if (span.range.isEmpty) continue;
+        // Shown without the spaces and line breaks a span may begin or end with.
+        let start = span.start;
+        let end = span.end;
+        while (start < end && /\s/.test(text[start])) start++;
+        while (end > start && /\s/.test(text[end - 1])) end--;
+        if (start === end) continue;
         const type = this.decorationType(span.role, span.label);
-        byType.set(type, [...(byType.get(type) ?? []), span.range]);
+        let ranges = byType.get(type);
+        if (!ranges) byType.set(type, (ranges = []));
+        ranges.push(
+          new vscode.Range(editor.document.positionAt(start), editor.document.positionAt(end)),
+        );
       }
       // Types without spans here are set to nothing, which clears what they showed before.
       for (const type of this.decorationTypes.values()) {
@@ -405,7 +414,7 @@ function shiftSpans(
 
 /** "Go to Entity…": every tagged entity of the document, grouped by label. */
 export async function goToEntity(tagger: Tagger): Promise<void> {
-  const editor = vscode.window.activeTextEditor;
+  const editor = targetEditor();
   if (!editor) return;
   const spans = tagger.spans(editor.document.uri, 'ner');
   if (spans.length === 0) {

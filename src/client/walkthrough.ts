@@ -1,0 +1,74 @@
+import * as vscode from 'vscode';
+import type { Context } from './context';
+
+/** The heads whose model the walkthrough's folder picker can set, keyed like gpt2Heads.<role>.model. */
+const modelRoles = {
+  lm: 'Language model',
+  ner: 'Named entities (NER)',
+  pos: 'Parts of speech',
+  classification: 'Classification',
+  qa: 'Question answering',
+  multipleChoice: 'Multiple choice',
+} as const;
+type ModelRole = keyof typeof modelRoles;
+
+/**
+ * "Choose a Local Model Folder…": a folder picker whose choice becomes gpt2Heads.<role>.model in
+ * the user settings (model settings are ignored in untrusted workspaces, so never the workspace's).
+ */
+export async function chooseModelFolder(role?: unknown): Promise<string | undefined> {
+  let key: ModelRole | undefined =
+    typeof role === 'string' && role in modelRoles ? (role as ModelRole) : undefined;
+  if (!key) {
+    const picked = await vscode.window.showQuickPick(
+      Object.entries(modelRoles).map(([id, label]) => ({ label, id: id as ModelRole })),
+      { title: vscode.l10n.t('GPT-2 Heads: which head should use the folder?') },
+    );
+    key = picked?.id;
+  }
+  if (!key) return undefined;
+  const [folder] =
+    (await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: vscode.l10n.t('Use This Model'),
+      title: vscode.l10n.t('Model folder for {0}', modelRoles[key]),
+    })) ?? [];
+  if (!folder) return undefined;
+  if (folder.scheme !== 'file') {
+    void vscode.window.showErrorMessage(
+      vscode.l10n.t('GPT-2 Heads: the model folder must be on the local disk.'),
+    );
+    return undefined;
+  }
+  try {
+    await vscode.workspace.fs.stat(vscode.Uri.joinPath(folder, 'config.json'));
+  } catch {
+    void vscode.window.showErrorMessage(
+      vscode.l10n.t(
+        'GPT-2 Heads: {0} has no config.json; pick a Hugging Face model folder.',
+        folder.fsPath,
+      ),
+    );
+    return undefined;
+  }
+  await vscode.workspace
+    .getConfiguration('gpt2Heads')
+    .update(`${key}.model`, folder.fsPath, vscode.ConfigurationTarget.Global);
+  void vscode.window.showInformationMessage(
+    vscode.l10n.t('GPT-2 Heads: {0} now uses {1}.', modelRoles[key], folder.fsPath),
+  );
+  return folder.fsPath;
+}
+
+/** "Open the Sample Document" (walkthrough): an untitled copy, so trying the heads edits nothing on disk. */
+export async function openWalkthroughSample(ctx: Context): Promise<vscode.TextEditor> {
+  const uri = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'walkthrough', 'sample.txt');
+  const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+  const document = await vscode.workspace.openTextDocument({ language: 'plaintext', content });
+  return vscode.window.showTextDocument(document, {
+    viewColumn: vscode.ViewColumn.Beside,
+    preview: false,
+  });
+}
