@@ -126,11 +126,11 @@ function tagParams(role: 'ner' | 'pos', text: string, uri: string): TagParams {
   return { role, uri, text, ...TAG_OPTIONS };
 }
 
-/** The chunks the host's tagDocument cuts a text into (its default context: a quarter). */
+/** The chunks the host's tagDocument cuts a text into (its default context: an eighth). */
 function taggingWindows(tokenizer: Tokenizer, text: string, maxLength: number) {
   const ids = encode(tokenizer, text);
   const endsLine = ids.map((id) => tokenizer.decode([id]).endsWith('\n'));
-  return documentChunks(ids, (i) => endsLine[i - 1], maxLength, Math.floor(maxLength / 4));
+  return documentChunks(ids, (i) => endsLine[i - 1], maxLength, Math.floor(maxLength / 8));
 }
 
 function classificationWindowKeys(tokenizer: Tokenizer, text: string, maxLength: number): string[] {
@@ -159,8 +159,9 @@ export async function benchHost(options: {
   const settings: HostSettings = hostSettings(
     {
       lm: models.folders.lm,
-      ner: models.folders.ner,
-      pos: models.folders.pos,
+      // Checkpoints with one backbone: the host builds one graph for both heads.
+      ner: models.checkpoints.ner,
+      pos: models.checkpoints.pos,
       classification: models.folders.sentiment,
       qa: models.folders.qa,
     },

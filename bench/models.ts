@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readConfig } from '../src/host/convert';
 import { makeConfig, makeRandomModel, randomWeights } from '../src/host/maker';
+import { writeSafetensors } from '../src/host/safetensors';
 import {
   buildGpt2Graph,
   readGpt2Dims,
@@ -38,6 +39,8 @@ export interface BenchModels {
   backbone: { fp32: string; q8: string };
   /** sameBackbone() of NER and POS (and of NER and the sentiment model), checked when built. */
   shared: { nerPos: boolean; nerSentiment: boolean };
+  /** NER and POS as safetensors checkpoints (no ONNX): the host runs them as one shared graph. */
+  checkpoints: { ner: string; pos: string };
   /** Build time per model in ms; absent when it came from the cache. */
   buildMs: Partial<Record<BenchModelName | 'backbone', number>>;
 }
@@ -105,6 +108,33 @@ export function ensureBenchModels(root: string, log: (line: string) => void): Be
     buildMs.backbone = Math.round(performance.now() - started);
   }
 
+  const checkpoints = {
+    ner: path.join(root, 'ner-checkpoint'),
+    pos: path.join(root, 'pos-checkpoint'),
+  };
+  for (const name of ['ner', 'pos'] as const) {
+    const dir = checkpoints[name];
+    if (fs.existsSync(path.join(dir, 'model.safetensors'))) continue;
+    log(`writing the ${name} checkpoint (safetensors)…`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const file of [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'special_tokens_map.json',
+    ]) {
+      const source = path.join(folders[name], file);
+      if (fs.existsSync(source)) fs.copyFileSync(source, path.join(dir, file));
+    }
+    writeSafetensors(
+      path.join(dir, 'model.safetensors'),
+      made.get(name) ?? weightsOf(folders[name]),
+      {
+        format: 'pt',
+      },
+    );
+  }
+
   let shared = manifest.shared;
   if (!shared || made.size > 0) {
     log('checking which models share the backbone (sameBackbone)…');
@@ -117,5 +147,5 @@ export function ensureBenchModels(root: string, log: (line: string) => void): Be
     shared = { nerPos, nerSentiment: sameBackbone(dims, ner, sentiment) };
     fs.writeFileSync(manifestFile, JSON.stringify({ seed: SEED, shared }, null, 2) + '\n');
   }
-  return { root, folders, backbone, shared, buildMs };
+  return { root, folders, checkpoints, backbone, shared, buildMs };
 }

@@ -42,7 +42,7 @@ const ROWS: Row[] = [
         `${h.ner.editAverageWindowsWorth.toFixed(2)} of this document's average window`,
   ],
   [
-    'NER + POS together (two model folders, two graphs) vs NER alone',
+    'NER + POS together (checkpoints sharing one backbone: one graph) vs NER alone',
     (h) =>
       h.ner?.together &&
       `${median(h.ner.together.nerPos)}; ${x(h.ner.together.toNerAlone)} NER alone (goal ≤ 1.2×)`,
@@ -139,7 +139,7 @@ export function markdownReport(results: BenchResults): string {
   }
   lines.push(
     `NER and POS share their backbone weights: ${results.sharedBackbone.nerPos ? 'yes' : 'no'} ` +
-      `(sameBackbone); the host still loads them as two separate graphs, one per model folder.`,
+      `(sameBackbone); as safetensors checkpoints the host runs them as one graph with both heads.`,
   );
   lines.push(
     `"× raw": the host's time over the raw fp32/int8 forward of the same windows (interpolated ` +

@@ -189,8 +189,8 @@ export class SharedBackbones {
         outputs = (await session.run(feeds)) as Record<string, Tensor>;
         sharedForwardPasses++;
         group.recent.set(key, outputs);
-        // Keep the last few windows: enough for the other heads to pick up the same window.
-        while (group.recent.size > 8)
+        // Keep recent windows (a few MB): another head tagging the same document finds them.
+        while (group.recent.size > 512)
           group.recent.delete(group.recent.keys().next().value as string);
       }
       return Object.fromEntries(names.map((name) => [name, outputs[`${prefix}.${name}`]]));
