@@ -133,10 +133,11 @@ function taggingWindows(tokenizer: Tokenizer, text: string, maxLength: number) {
   return documentChunks(ids, (i) => endsLine[i - 1], maxLength, Math.floor(maxLength / 8));
 }
 
+/** Document classification reads the same windows as tagging. */
 function classificationWindowKeys(tokenizer: Tokenizer, text: string, maxLength: number): string[] {
   const ids = encode(tokenizer, text);
-  return windowsFor(ids.length, maxLength, 0).map((w) =>
-    ids.slice(w.start, w.start + w.length).join(','),
+  return taggingWindows(tokenizer, text, maxLength).map((w) =>
+    ids.slice(w.windowStart, w.end).join(','),
   );
 }
 
@@ -384,8 +385,8 @@ async function benchClassification(
     return { ms };
   });
 
-  const rawEquivalentMs = windowsFor(last.tokens, maxLength, 0).reduce(
-    (sum, w) => sum + raw(w.length),
+  const rawEquivalentMs = taggingWindows(tokenizer, base, maxLength).reduce(
+    (sum, w) => sum + raw(w.end - w.windowStart),
     0,
   );
   const coldStat = stat(cold.map((r) => r.ms));

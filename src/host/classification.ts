@@ -9,7 +9,7 @@ import {
   type WindowAggregation,
 } from '../heads/sequenceClassification';
 import { scoreContinuation, scoringInput, zeroShotInputs } from '../heads/lmScoring';
-import { documentChunks } from '../text/documentChunks';
+import { defaultContext, documentChunks } from '../text/documentChunks';
 import { errorCodes } from '../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
@@ -96,21 +96,27 @@ export async function classifyWholeDocument(
   if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
   const cache = documentCaches.get(model) ?? new Map<string, number[]>();
   documentCaches.set(model, cache);
-  // Windows cut at content-defined points (see documentChunks), so an edit changes only its own.
-  const windows = documentChunks(ids, lineStarts(text, encoded), model.config.n_positions, 0).map(
-    (chunk) => ({ start: chunk.start, length: chunk.end - chunk.start }),
+  // The same windows as NER/POS tagging (see documentChunks): an edit changes only its own, and
+  // a sequence head that shares their backbone gets its logits from the same forward passes.
+  const maxLength = model.config.n_positions;
+  const chunks = documentChunks(
+    ids,
+    lineStarts(text, encoded),
+    maxLength,
+    defaultContext(maxLength),
   );
   const windowLogits: number[][] = [];
   const counts: number[] = [];
   const used = new Map<string, number[]>();
-  for (const window of windows) {
+  for (const chunk of chunks) {
     throwIfCancelled(token);
-    const windowIds = ids.slice(window.start, window.start + window.length);
+    const windowIds = ids.slice(chunk.windowStart, chunk.end);
     const key = windowIds.join(',');
     const logits = cache.get(key) ?? (await pooledLogits(model, windowIds));
     used.set(key, logits);
     windowLogits.push(logits);
-    counts.push(windowIds.length);
+    // A window counts for the tokens it adds; its left context belongs to the window before.
+    counts.push(chunk.end - chunk.start);
   }
   // Keep only this document's windows: the cache follows the document being edited.
   cache.clear();

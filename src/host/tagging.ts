@@ -7,7 +7,7 @@ import {
   type TokenEntity,
 } from '../heads/tokenClassification';
 import type { TaggedSpan } from '../protocol';
-import { documentChunks } from '../text/documentChunks';
+import { defaultContext, documentChunks } from '../text/documentChunks';
 import { windowsFor } from '../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from './errors';
 import type { LoadedModel } from './registry';
@@ -144,7 +144,7 @@ export async function tagDocument(
   const labels = requireTokenClassifier(model);
   const encoded = encode(model, text);
   const maxLength = model.config.n_positions;
-  const context = Math.min(options.context ?? Math.floor(maxLength / 8), maxLength - 1);
+  const context = Math.min(options.context ?? defaultContext(maxLength), maxLength - 1);
   const chunks = documentChunks(encoded.ids, lineStarts(text, encoded), maxLength, context);
   const cache =
     options.useCache === false ? new WindowCache(0) : (caches.get(model) ?? new WindowCache(4096));

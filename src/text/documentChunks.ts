@@ -8,6 +8,11 @@
 // chunk it falls in (and the next chunk's left context when it is near its start); the windows
 // are a function of the document alone, so incremental and one-shot results are identical.
 
+/** Left context of editor windows unless set: an eighth of the model's context. */
+export function defaultContext(maxLength: number): number {
+  return Math.floor(maxLength / 8);
+}
+
 export interface DocumentChunk {
   /** First token of the window (left context included). */
   windowStart: number;

@@ -120,6 +120,59 @@ describe('model host process', function () {
   });
 });
 
+describe('a long model call in the host', function () {
+  this.timeout(60_000);
+  let host: HostProcess;
+  before(async () => {
+    host = await startHost(
+      repoRoot,
+      hostSettings({ lm: lmFolder, ner: join(fixturesDir, 'gpt2-tiny-ner') }),
+    );
+  });
+  after(() => host.stop());
+
+  it('does not block a short request, and stops when cancelled', async () => {
+    const cases = JSON.parse(readFileSync(join(fixturesDir, 'cases.json'), 'utf8')) as {
+      texts: { id: string; text: string }[];
+    };
+    const long = cases.texts.find((t) => t.id === 'long_text')!.text;
+    const huge = Array.from({ length: 60 }, (_, i) => `${i}. ${long}`).join('\n\n');
+    // Warm both models so that loading does not decide the order.
+    await host.connection.sendRequest(methods.generate, {
+      prompt: 'Hi',
+      options: { max_new_tokens: 1 },
+    });
+    await host.connection.sendRequest(methods.tag, {
+      role: 'ner',
+      uri: 'w',
+      text: 'Hi',
+      aggregation_strategy: 'simple',
+    });
+    const order: string[] = [];
+    const source = new CancellationTokenSource();
+    const tagging = host.connection
+      .sendRequest(
+        methods.tag,
+        { role: 'ner', uri: 'huge', text: huge, aggregation_strategy: 'simple' },
+        source.token,
+      )
+      .then(
+        () => order.push('long answered'),
+        (error: ResponseError<unknown>) =>
+          order.push(`long ${error.code === errorCodes.cancelled ? 'cancelled' : error.message}`),
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await host.connection.sendRequest(methods.generate, {
+      prompt: 'Once upon a time',
+      options: { max_new_tokens: 3 },
+    });
+    order.push('short answered');
+    source.cancel();
+    await tagging;
+    assert.deepEqual(order, ['short answered', 'long cancelled']);
+  });
+});
+
 describe('model host errors', function () {
   this.timeout(60_000);
   let host: HostProcess | undefined;
