@@ -138,6 +138,11 @@ export function markdownReport(results: BenchResults): string {
     lines.push('');
   }
   lines.push(
+    results.activationMs === undefined
+      ? 'Extension activation in VS Code: not measured in this run.'
+      : `Extension activation in VS Code (activate() in code-server's extension host): ${results.activationMs.toFixed(1)} ms; the model host starts on first use.`,
+  );
+  lines.push(
     `NER and POS share their backbone weights: ${results.sharedBackbone.nerPos ? 'yes' : 'no'} ` +
       `(sameBackbone); as safetensors checkpoints the host runs them as one graph with both heads.`,
   );

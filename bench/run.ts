@@ -1,6 +1,7 @@
 // `npm run bench`: the host's paths against the raw onnxruntime baseline on full-size random
 // GPT-2 models. Writes bench/results.json and prints a markdown table. Not a test: it never
 // fails on a figure, only when something crashes.
+import { measureActivation } from './activation';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +26,8 @@ export interface BenchResults {
   raw: RawRun[];
   host: HostResults[];
   skipped: string[];
+  /** activate() in the real VS Code harness, when it could be measured. */
+  activationMs?: number;
   wallMs: number;
 }
 
@@ -147,6 +150,9 @@ async function main(): Promise<void> {
   }
 
   if (!QUICK) await viaHost('fp32');
+  if (budget.allows('extension activation in VS Code', 60_000)) {
+    results.activationMs = measureActivation(repoRoot, log);
+  }
 
   results.loadAverage.end = loadAverage();
   results.wallMs = Math.round(performance.now() - started);

@@ -12,6 +12,8 @@ import type { TaggingRole } from './protocol';
 
 /** What the extension exports: used by its integration tests and by other extensions. */
 export interface Gpt2HeadsApi {
+  /** How long activate() took. */
+  activationMs(): number;
   hostState(): HostState;
   hostStatusBar(): vscode.StatusBarItem;
   /** The spans shown for a document, with their current ranges. */
@@ -28,6 +30,7 @@ export interface Gpt2HeadsApi {
 let host: HostClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('GPT-2 Heads', { log: true });
   host = new HostClient(context, log);
   const partial = { extension: context, host, log } as Context;
@@ -50,7 +53,10 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     ...registerCommands(ctx),
   );
   const running = host;
+  const activationMs = performance.now() - started;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms; the model host starts on first use.`);
   return {
+    activationMs: () => activationMs,
     hostState: () => running.state,
     hostStatusBar: () => statusItem as vscode.StatusBarItem,
     taggedSpans: (uri, role) => tagger.spans(uri, role),
