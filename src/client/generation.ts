@@ -120,14 +120,21 @@ function selectionOrNothing(): { editor: vscode.TextEditor; text: string } | und
   return { editor, text: editor.document.getText(editor.selection) };
 }
 
-/** Where generated text about the selection goes: on a new line after it. */
-async function lineAfterSelection(editor: vscode.TextEditor): Promise<vscode.Position> {
+/** Streams generated text about the selection onto a new line after it, as one undo step. */
+async function streamAfterSelection(
+  ctx: Context,
+  editor: vscode.TextEditor,
+  prompt: string,
+  title: string,
+): Promise<GenerateResult | undefined> {
   const end = editor.selection.end;
   await editor.edit((edit) => edit.insert(end, '\n'), {
     undoStopBefore: true,
     undoStopAfter: false,
   });
-  return editor.document.positionAt(editor.document.offsetAt(end) + 1);
+  const at = editor.document.positionAt(editor.document.offsetAt(end) + 1);
+  const options = generationOptions({ max_new_tokens: settings.maxSummaryTokens() });
+  return streamInto(ctx, editor, at, prompt, options, title, false);
 }
 
 /** "Summarize Selection": the GPT-2 paper's zero-shot summary prompt, "TL;DR:" after the text. */
@@ -135,15 +142,11 @@ export async function summarizeSelection(ctx: Context): Promise<GenerateResult |
   const selected = selectionOrNothing();
   if (!selected) return undefined;
   const prompt = `${selected.text.trimEnd()}\n\nTL;DR:`;
-  const at = await lineAfterSelection(selected.editor);
-  return streamInto(
+  return streamAfterSelection(
     ctx,
     selected.editor,
-    at,
     prompt,
-    generationOptions({ max_new_tokens: settings.maxSummaryTokens() }),
-    'GPT-2 Heads: summarizing…',
-    false,
+    vscode.l10n.t('GPT-2 Heads: summarizing…'),
   );
 }
 
@@ -181,14 +184,10 @@ export async function transformSelection(
     return undefined;
   }
   const prompt = template.split('{text}').join(selected.text);
-  const at = await lineAfterSelection(selected.editor);
-  return streamInto(
+  return streamAfterSelection(
     ctx,
     selected.editor,
-    at,
     prompt,
-    generationOptions({ max_new_tokens: settings.maxSummaryTokens() }),
-    `GPT-2 Heads: ${name}…`,
-    false,
+    vscode.l10n.t('GPT-2 Heads: {0}…', name),
   );
 }

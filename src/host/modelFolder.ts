@@ -2,16 +2,10 @@ import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HostError } from './errors';
+import { ARCHITECTURES, type Gpt2Architecture } from './onnx/gpt2Graph';
 
-export const supportedArchitectures = [
-  'GPT2Model',
-  'GPT2LMHeadModel',
-  'GPT2ForTokenClassification',
-  'GPT2ForSequenceClassification',
-  'GPT2ForQuestionAnswering',
-  'GPT2DoubleHeadsModel',
-] as const;
-export type Architecture = (typeof supportedArchitectures)[number];
+export const supportedArchitectures = ARCHITECTURES;
+export type Architecture = Gpt2Architecture;
 
 /** The fields of a GPT-2 config.json the host reads (Hugging Face names). */
 export interface Gpt2Config {

@@ -1,3 +1,4 @@
+import { exportedHeadWeights } from '../support/exportedHeads';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -577,25 +578,8 @@ describe('GPT-2 ONNX graph builder', function () {
         const config = JSON.parse(
           fs.readFileSync(path.join(fixturesDir, name, 'config.json'), 'utf8'),
         );
-        const weights: Weights = new Map(backbone);
-        for (const t of onnx.ModelProto.decode(fs.readFileSync(file)).graph!.initializer!) {
-          if (t.name!.startsWith('transformer.')) continue;
-          const raw = t.rawData!;
-          const data = new Float32Array(raw.byteLength / 4);
-          new Uint8Array(data.buffer).set(raw);
-          const shape = t.dims!.map(Number);
-          if (!t.name!.startsWith('onnx::MatMul')) {
-            weights.set(t.name!, { shape, data });
-            continue;
-          }
-          // The exporter stores the head's nn.Linear weight transposed, under a generated name.
-          const [rows, cols] = shape;
-          const transposed = new Float32Array(data.length);
-          for (let r = 0; r < rows; r++)
-            for (let c = 0; c < cols; c++) transposed[c * rows + r] = data[r * cols + c];
-          const head = name === 'gpt2-tiny-qa' ? 'qa_outputs.weight' : 'score.weight';
-          weights.set(head, { shape: [cols, rows], data: transposed });
-        }
+        const head = name === 'gpt2-tiny-qa' ? 'qa_outputs.weight' : 'score.weight';
+        const weights: Weights = new Map([...backbone, ...exportedHeadWeights(file, head)]);
         const feeds: Record<string, ort.Tensor> = {
           input_ids: i64(flat(ids), [3, 9]),
           attention_mask: i64(flat(mask), [3, 9]),

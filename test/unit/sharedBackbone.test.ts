@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onnx } from 'onnx-proto';
 import { classifyText } from '../../src/host/classification';
 import { neverCancelled } from '../../src/host/errors';
 import type { Weights } from '../../src/host/onnx/gpt2Graph';
@@ -12,6 +11,7 @@ import { ModelRegistry } from '../../src/host/registry';
 import { readSafetensors, writeSafetensors } from '../../src/host/safetensors';
 import * as shared from '../../src/host/sharedBackbone';
 import { tagText, toSpan } from '../../src/host/tagging';
+import { exportedHeadWeights } from '../support/exportedHeads';
 import { hostSettings } from '../support/hostProcess';
 import { fixturesDir } from './fixturesPath';
 
@@ -31,24 +31,8 @@ function checkpointFrom(name: string, headWeight: string, root: string): string 
     readSafetensors(join(fixturesDir, 'safetensors', 'gpt2-tiny-ner', 'model.safetensors')).tensors,
   );
   for (const key of [...weights.keys()]) if (!key.startsWith('transformer.')) weights.delete(key);
-  const model = onnx.ModelProto.decode(readFileSync(join(fixturesDir, name, 'onnx', 'model.onnx')));
-  for (const tensor of model.graph!.initializer!) {
-    if (tensor.name!.startsWith('transformer.')) continue;
-    const raw = tensor.rawData!;
-    const data = new Float32Array(raw.byteLength / 4);
-    new Uint8Array(data.buffer).set(raw);
-    const shape = tensor.dims!.map(Number);
-    if (!tensor.name!.startsWith('onnx::MatMul')) {
-      weights.set(tensor.name!, { shape, data });
-      continue;
-    }
-    // The exporter stores nn.Linear's weight transposed under a generated name.
-    const [rows, cols] = shape;
-    const transposed = new Float32Array(data.length);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < cols; c++) transposed[c * rows + r] = data[r * cols + c];
-    weights.set(headWeight, { shape: [cols, rows], data: transposed });
-  }
+  const file = join(fixturesDir, name, 'onnx', 'model.onnx');
+  for (const [key, tensor] of exportedHeadWeights(file, headWeight)) weights.set(key, tensor);
   writeSafetensors(join(folder, 'model.safetensors'), weights, { format: 'pt' });
   return folder;
 }
