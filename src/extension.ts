@@ -4,7 +4,7 @@ import { registerCommands } from './client/commands';
 import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
-import type { Context } from './client/context';
+import type { Context, FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
 import { Tagger, type DocumentSpan } from './client/tagging';
@@ -33,12 +33,12 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('GPT-2 Heads', { log: true });
   host = new HostClient(context, log);
-  const partial = { extension: context, host, log } as Context;
-  const tagger = new Tagger(partial);
-  const classifier = new Classifier(partial);
-  const inline = new InlineSuggestions(partial);
+  const features: FeatureContext = { extension: context, host, log };
+  const tagger = new Tagger(features);
+  const classifier = new Classifier(features);
+  const inline = new InlineSuggestions(features);
   const entityTree = new EntityTree(tagger);
-  const ctx: Context = Object.assign(partial, { tagger, classifier });
+  const ctx: Context = { ...features, tagger, classifier };
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
     log,

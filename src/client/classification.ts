@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { modelSource, servesLanguage, settings } from './settings';
@@ -40,7 +40,7 @@ export class Classifier implements vscode.Disposable {
   private readonly items: Record<Scope, ItemState>;
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly ctx: Context) {
+  constructor(private readonly ctx: FeatureContext) {
     const make = (scope: Scope, priority: number): ItemState => {
       const item = vscode.window.createStatusBarItem(
         `gpt2Heads.${scope}`,

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import { generateChunk, methods, type GenerateResult, type GenerationOptions } from '../protocol';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { showError } from './errors';
 import { generationOptions, settings } from './settings';
 
@@ -11,7 +11,7 @@ import { generationOptions, settings } from './settings';
  * inserted stays. Cancelling the progress notification stops the host.
  */
 async function streamInto(
-  ctx: Context,
+  ctx: FeatureContext,
   editor: vscode.TextEditor,
   at: vscode.Position,
   prompt: string,
@@ -83,7 +83,7 @@ async function streamInto(
 }
 
 /** "Continue Text": the language model continues the text before the cursor. */
-export async function continueText(ctx: Context): Promise<GenerateResult | undefined> {
+export async function continueText(ctx: FeatureContext): Promise<GenerateResult | undefined> {
   const editor = targetEditor();
   if (!editor) {
     void vscode.window.showInformationMessage(
@@ -122,7 +122,7 @@ function selectionOrNothing(): { editor: vscode.TextEditor; text: string } | und
 
 /** Streams generated text about the selection onto a new line after it, as one undo step. */
 async function streamAfterSelection(
-  ctx: Context,
+  ctx: FeatureContext,
   editor: vscode.TextEditor,
   prompt: string,
   title: string,
@@ -138,7 +138,7 @@ async function streamAfterSelection(
 }
 
 /** "Summarize Selection": the GPT-2 paper's zero-shot summary prompt, "TL;DR:" after the text. */
-export async function summarizeSelection(ctx: Context): Promise<GenerateResult | undefined> {
+export async function summarizeSelection(ctx: FeatureContext): Promise<GenerateResult | undefined> {
   const selected = selectionOrNothing();
   if (!selected) return undefined;
   const prompt = `${selected.text.trimEnd()}\n\nTL;DR:`;
@@ -152,7 +152,7 @@ export async function summarizeSelection(ctx: Context): Promise<GenerateResult |
 
 /** "Transform Selection with Template…": a user template from the settings, {text} = selection. */
 export async function transformSelection(
-  ctx: Context,
+  ctx: FeatureContext,
   templateName?: string,
 ): Promise<GenerateResult | undefined> {
   const selected = selectionOrNothing();

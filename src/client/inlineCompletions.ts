@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { methods } from '../protocol';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { isNotConfigured } from './errors';
 import { generationOptions, settings } from './settings';
 import { SuggestionCache } from '../text/suggestions';
@@ -76,7 +76,7 @@ export class InlineSuggestions implements vscode.InlineCompletionItemProvider, v
   /** Requests to the host, for tests and the status of the last suggestion. */
   lastRequest: { prefix: string; suggestion: string; cached: boolean } | undefined;
 
-  constructor(private readonly ctx: Context) {
+  constructor(private readonly ctx: FeatureContext) {
     this.register();
     this.disposables.push(
       vscode.workspace.onDidChangeTextDocument((event) => {

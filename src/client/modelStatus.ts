@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { methods, type HostStatus, type ModelInfo } from '../protocol';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { showError } from './errors';
 
 function megabytes(bytes: number | undefined): string | undefined {
@@ -29,7 +29,7 @@ function describe(model: ModelInfo): vscode.QuickPickItem {
 }
 
 /** "Show Model Status": every loaded model with its facts, and the host's memory. */
-export async function showModelStatus(ctx: Context): Promise<HostStatus | undefined> {
+export async function showModelStatus(ctx: FeatureContext): Promise<HostStatus | undefined> {
   try {
     const status = await ctx.host.request(methods.status);
     const items = status.models.map(describe);

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import { methods, type Answer, type AnswerResult, type ChooseResult } from '../protocol';
 import { optionAsContinuation, parseChoices } from '../text/choices';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { showError } from './errors';
 import { settings } from './settings';
 
@@ -34,7 +34,7 @@ export interface AskResult extends AnswerResult {
   ranges: vscode.Range[];
 }
 
-async function askFor(ctx: Context): Promise<string | undefined> {
+async function askFor(ctx: FeatureContext): Promise<string | undefined> {
   const recent = ctx.extension.globalState.get<string[]>(historyKey, []);
   const pick = vscode.window.createQuickPick();
   pick.title = 'GPT-2 Heads: Ask a Question';
@@ -61,7 +61,7 @@ async function askFor(ctx: Context): Promise<string | undefined> {
  * highlighted and revealed; all answers are listed, each jumping to its span.
  */
 export async function askQuestion(
-  ctx: Context,
+  ctx: FeatureContext,
   args: AskArguments = {},
 ): Promise<AskResult | undefined> {
   const editor = targetEditor();
@@ -174,7 +174,7 @@ export interface ChoiceOutcome extends ChooseResult {
  * "Choose the Best Option": the selection is a question followed by options, one per line;
  * every option gets its probability after the line, and the best one is highlighted.
  */
-export async function chooseBestOption(ctx: Context): Promise<ChoiceOutcome | undefined> {
+export async function chooseBestOption(ctx: FeatureContext): Promise<ChoiceOutcome | undefined> {
   const editor = targetEditor();
   if (!editor) return undefined;
   const document = editor.document;

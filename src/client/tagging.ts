@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../protocol';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { servesLanguage, settings } from './settings';
@@ -99,7 +99,7 @@ export class Tagger implements vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChangeTags = this.changeEmitter.event;
 
-  constructor(private readonly ctx: Context) {
+  constructor(private readonly ctx: FeatureContext) {
     this.disposables.push(
       this.changeEmitter,
       vscode.workspace.onDidChangeTextDocument((event) => this.onEdit(event)),

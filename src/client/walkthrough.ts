@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 
 /** The heads whose model the walkthrough's folder picker can set, keyed like gpt2Heads.<role>.model. */
 const modelRoles = {
@@ -63,7 +63,7 @@ export async function chooseModelFolder(role?: unknown): Promise<string | undefi
 }
 
 /** "Open the Sample Document" (walkthrough): an untitled copy, so trying the heads edits nothing on disk. */
-export async function openWalkthroughSample(ctx: Context): Promise<vscode.TextEditor> {
+export async function openWalkthroughSample(ctx: FeatureContext): Promise<vscode.TextEditor> {
   const uri = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'walkthrough', 'sample.txt');
   const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
   const document = await vscode.workspace.openTextDocument({ language: 'plaintext', content });
