@@ -53,7 +53,11 @@ export function applyTopK(scores: Float64Array, topK: number, minTokensToKeep = 
  */
 export function applyTopP(scores: Float64Array, topP: number, minTokensToKeep = 1): void {
   if (topP >= 1) return;
-  const order = Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b] || a - b);
+  // Tokens already removed (-Infinity, e.g. by top_k) have probability 0 and stay removed; sorting
+  // only the others gives HF's result at a fraction of the cost over a 50k vocabulary.
+  const order = Array.from(scores.keys())
+    .filter((i) => scores[i] > -Infinity)
+    .sort((a, b) => scores[a] - scores[b] || a - b);
   const probabilities = softmax(scores);
   let cumulative = 0;
   const lastRemovable = order.length - minTokensToKeep;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
@@ -146,6 +148,53 @@ describe('generation in the host', function () {
       );
     assert.deepEqual((await run(3)).new_token_ids, (await run(3)).new_token_ids);
     assert.notDeepEqual((await run(3)).new_token_ids, (await run(4)).new_token_ids);
+  });
+
+  it("generates HF's greedy tokens through a graph built from safetensors, cold and with a reused prefix", async () => {
+    const converted = new ModelRegistry(
+      hostSettings({}, { dtype: 'fp32', cacheDir: mkdtempSync(join(tmpdir(), 'gpt2-heads-lm-')) }),
+    );
+    const model = await converted.load(join(fixturesDir, 'safetensors', 'gpt2-tiny-lm'));
+    // The host's own graphs return only the new keys and values; the cache grows in place.
+    assert.ok(model.session.outputNames.includes('new_key_values.0.key'));
+    const expected = JSON.parse(
+      readFileSync(join(fixturesDir, 'gpt2-tiny-lm', 'expected.json'), 'utf8'),
+    ).generation.greedy as { prompt: string; new_ids: number[] }[];
+    for (const entry of expected) {
+      const cold = await generate(
+        model,
+        {
+          prompt: entry.prompt,
+          options: { max_new_tokens: entry.new_ids.length },
+          reuseCache: false,
+        },
+        neverCancelled,
+      );
+      assert.deepEqual(cold.new_token_ids, entry.new_ids, entry.prompt);
+      const longer = `${entry.prompt} and`;
+      const fresh = await generate(
+        model,
+        { prompt: longer, options: { max_new_tokens: 6 }, reuseCache: false },
+        neverCancelled,
+      );
+      await generate(
+        model,
+        { prompt: entry.prompt, options: { max_new_tokens: 3 } },
+        neverCancelled,
+      );
+      const warm = await generate(
+        model,
+        { prompt: longer, options: { max_new_tokens: 6 } },
+        neverCancelled,
+      );
+      assert.ok(warm.reused_tokens > 0, 'the prefix was reused');
+      assert.deepEqual(
+        warm.new_token_ids,
+        fresh.new_token_ids,
+        `${entry.prompt}: warm equals cold`,
+      );
+    }
+    await converted.dispose();
   });
 
   it('rejects invalid sampling options with a clear message', async () => {

@@ -186,6 +186,16 @@ describe('GPT-2 ONNX graph builder', function () {
                   `present value`,
                 );
               }
+              // new_key_values holds exactly the last n rows of present (the new tokens').
+              for (let t = 0; t < n; t++) {
+                for (const kind of ['key', 'value']) {
+                  assert.deepEqual(
+                    row(out[`new_key_values.${l}.${kind}`], [b, h, t]),
+                    row(out[`present.${l}.${kind}`], [b, h, offset + t]),
+                    `new ${kind} ${t}`,
+                  );
+                }
+              }
             }
           }
         }
