@@ -32,6 +32,10 @@ export interface Documents {
   prefixes: string[];
   /** What is typed, one character per re-analysis, in the middle of the document. */
   typed: string;
+  /** Other ~10,000-token stretches for document classification (none of them tagged before). */
+  classify: string[];
+  /** One more, tagged and then classified: the cost classification adds to tagging. */
+  tagThenClassify: string;
 }
 
 export interface Reps {
@@ -94,6 +98,8 @@ export interface ClassificationResults {
   editWindowsRerun: number[];
   /** Document classification cold over NER cold on the same kind of document. */
   toNerCold?: number;
+  /** Classifying a document right after tagging it (heads sharing one graph): time and ratio. */
+  afterTagging?: { tagMs: number; classifyMs: number; ratio: number };
 }
 
 export interface QaResults {
@@ -163,7 +169,7 @@ export async function benchHost(options: {
       // Checkpoints with one backbone: the host builds one graph for both heads.
       ner: models.checkpoints.ner,
       pos: models.checkpoints.pos,
-      classification: models.folders.sentiment,
+      classification: models.checkpoints.sentiment,
       qa: models.folders.qa,
     },
     { dtype, threads: options.threads },
@@ -355,7 +361,7 @@ async function benchClassification(
   log: (line: string) => void,
 ): Promise<ClassificationResults | undefined> {
   const what = `[${dtype}] document classification`;
-  const tokens = encode(tokenizer, docs.long[0]).length;
+  const tokens = encode(tokenizer, docs.classify[0]).length;
   const estimate = (reps.cold + 2) * (tokens / maxLength) * raw(maxLength);
   if (!budget.allows(`${what} (cold, edits)`, estimate)) return undefined;
   const classify = (text: string) =>
@@ -363,7 +369,7 @@ async function benchClassification(
       host.request<ClassifyParams, ClassifyResult>(methods.classify, { text, scope: 'document' }),
     );
 
-  const order = coldOrder(docs.long, reps.cold);
+  const order = coldOrder(docs.classify, reps.cold);
   const cold = await budget.repeat(`${what} cold`, order.length, async (i) => {
     const { ms, value } = await classify(order[i]);
     log(`${what} cold: ${Math.round(ms)} ms, ${value.windows} windows`);
@@ -391,7 +397,24 @@ async function benchClassification(
   );
   const coldStat = stat(cold.map((r) => r.ms));
   const editStat = stat(edits.map((r) => r.ms));
+  let afterTagging: ClassificationResults['afterTagging'];
+  if (budget.allows(`${what} after tagging`, (2 * estimate) / (reps.cold + 2))) {
+    const text = docs.tagThenClassify;
+    const tag = await timed(() =>
+      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', text, 'tag-then-classify')),
+    );
+    const after = await classify(text);
+    afterTagging = {
+      tagMs: round(tag.ms),
+      classifyMs: round(after.ms),
+      ratio: ratio(after.ms, tag.ms),
+    };
+    log(
+      `${what} right after tagging the same document: ${Math.round(after.ms)} ms (tagging ${Math.round(tag.ms)} ms)`,
+    );
+  }
   return {
+    afterTagging,
     tokens: last.tokens,
     windows: last.windows,
     cold: coldStat,

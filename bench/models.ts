@@ -40,7 +40,7 @@ export interface BenchModels {
   /** sameBackbone() of NER and POS (and of NER and the sentiment model), checked when built. */
   shared: { nerPos: boolean; nerSentiment: boolean };
   /** NER and POS as safetensors checkpoints (no ONNX): the host runs them as one shared graph. */
-  checkpoints: { ner: string; pos: string };
+  checkpoints: { ner: string; pos: string; sentiment: string };
   /** Build time per model in ms; absent when it came from the cache. */
   buildMs: Partial<Record<BenchModelName | 'backbone', number>>;
 }
@@ -111,8 +111,9 @@ export function ensureBenchModels(root: string, log: (line: string) => void): Be
   const checkpoints = {
     ner: path.join(root, 'ner-checkpoint'),
     pos: path.join(root, 'pos-checkpoint'),
+    sentiment: path.join(root, 'sentiment-checkpoint'),
   };
-  for (const name of ['ner', 'pos'] as const) {
+  for (const name of ['ner', 'pos', 'sentiment'] as const) {
     const dir = checkpoints[name];
     if (fs.existsSync(path.join(dir, 'model.safetensors'))) continue;
     log(`writing the ${name} checkpoint (safetensors)…`);

@@ -55,6 +55,13 @@ const ROWS: Row[] = [
         `${x(h.classification.coldToRaw)} raw; ${x(h.classification.toNerCold ?? NaN)} NER cold`,
   ],
   [
+    'Document classification right after NER tagging of the same document (heads sharing one graph)',
+    (h) =>
+      h.classification?.afterTagging &&
+      `${Math.round(h.classification.afterTagging.classifyMs)} ms after ${Math.round(h.classification.afterTagging.tagMs)} ms of tagging: ` +
+        `${(h.classification.afterTagging.ratio * 100).toFixed(1)}% extra (goal ≤ 10%)`,
+  ],
+  [
     'Document classification after a one-character edit',
     (h) =>
       h.classification &&

@@ -98,6 +98,8 @@ async function main(): Promise<void> {
     question: 'Who came to see Sherlock Holmes at Baker Street?',
     prefixes: Array.from({ length: 5 }, () => corpus.take(1_000)),
     typed: ' indeed',
+    classify: Array.from({ length: 3 }, () => corpus.take(10_000)),
+    tagThenClassify: corpus.take(10_000),
   };
   log(`corpus: ${corpus.ids.length} tokens; documents of ~10,000, 5,000 and 1,000 tokens cut`);
 
