@@ -18,3 +18,13 @@ export const fixturesDir = path.resolve(repoRoot, '..', 'shared', 'fixtures');
 if (process.env.CI === 'true' && !existsSync(fixturesDir)) {
   throw new Error(`Reference fixtures are missing: expected them at ${fixturesDir}`);
 }
+
+/** The reference model of each head, by the role names of the settings. */
+export const fixtureModels = {
+  lm: path.join(fixturesDir, 'gpt2-tiny-lm'),
+  ner: path.join(fixturesDir, 'gpt2-tiny-ner'),
+  pos: path.join(fixturesDir, 'gpt2-tiny-pos'),
+  classification: path.join(fixturesDir, 'gpt2-tiny-sentiment'),
+  qa: path.join(fixturesDir, 'gpt2-tiny-qa'),
+  multipleChoice: path.join(fixturesDir, 'gpt2-tiny-double-heads'),
+};

@@ -2,20 +2,12 @@
 // error for truly invalid input, and every range inside the text on code-point boundaries.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { errorCodes, methods } from '../../src/protocol';
 import { hostSettings, startHost, type HostProcess } from '../support/hostProcess';
-import { fixturesDir, repoRoot } from './fixturesPath';
+import { fixtureModels, repoRoot } from './fixturesPath';
 
-const models = {
-  lm: join(fixturesDir, 'gpt2-tiny-lm'),
-  ner: join(fixturesDir, 'gpt2-tiny-ner'),
-  pos: join(fixturesDir, 'gpt2-tiny-pos'),
-  classification: join(fixturesDir, 'gpt2-tiny-sentiment'),
-  qa: join(fixturesDir, 'gpt2-tiny-qa'),
-  multipleChoice: join(fixturesDir, 'gpt2-tiny-double-heads'),
-};
+const models = fixtureModels;
 
 const isHigh = (code: number) => code >= 0xd800 && code <= 0xdbff;
 const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;

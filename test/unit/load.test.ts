@@ -1,20 +1,12 @@
 // 10,000 mixed requests against one host process with cancellation storms (type-ahead): every
 // request is answered exactly once on the wire, nothing is lost, and memory stays flat.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import { errorCodes, methods } from '../../src/protocol';
 import { hostSettings, startHost, type HostProcess } from '../support/hostProcess';
-import { fixturesDir, repoRoot } from './fixturesPath';
+import { fixtureModels, repoRoot } from './fixturesPath';
 
-const models = {
-  lm: join(fixturesDir, 'gpt2-tiny-lm'),
-  ner: join(fixturesDir, 'gpt2-tiny-ner'),
-  pos: join(fixturesDir, 'gpt2-tiny-pos'),
-  classification: join(fixturesDir, 'gpt2-tiny-sentiment'),
-  qa: join(fixturesDir, 'gpt2-tiny-qa'),
-  multipleChoice: join(fixturesDir, 'gpt2-tiny-double-heads'),
-};
+const models = fixtureModels;
 
 const total = 10_000;
 const warmUp = 1_500;

@@ -2,6 +2,7 @@
 // settings, a copy of the sample workspace, and one code-server process driven by Chromium.
 // code-server rejects --extensionDevelopmentPath; its workbench reads the same options
 // from a `payload` query parameter, as VS Code's own browser integration tests do.
+import { fixtureModels } from '../unit/fixturesPath';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   cpSync,
@@ -33,14 +34,7 @@ export interface ModelFolders {
 
 /** The tiny reference models in ../shared/fixtures. */
 export function testModels(): ModelFolders {
-  const folders: ModelFolders = {
-    lm: join(fixturesDir, 'gpt2-tiny-lm'),
-    ner: join(fixturesDir, 'gpt2-tiny-ner'),
-    pos: join(fixturesDir, 'gpt2-tiny-pos'),
-    classification: join(fixturesDir, 'gpt2-tiny-sentiment'),
-    qa: join(fixturesDir, 'gpt2-tiny-qa'),
-    multipleChoice: join(fixturesDir, 'gpt2-tiny-double-heads'),
-  };
+  const folders: ModelFolders = { ...fixtureModels };
   const missing = Object.values(folders).filter((folder) => !existsSync(folder));
   if (missing.length > 0) throw new Error(`model fixtures missing: ${missing.join(', ')}`);
   return folders;
