@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
   'resolution-mode': 'import',
 };
-import { transformers } from '../src/host/runtime';
+import { transformers } from '../src/host/models/runtime';
 
 export type Tokenizer = PreTrainedTokenizer;
 

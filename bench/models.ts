@@ -3,16 +3,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readConfig } from '../src/host/convert';
-import { makeConfig, makeRandomModel, randomWeights } from '../src/host/maker';
-import { writeSafetensors } from '../src/host/safetensors';
+import { readConfig } from '../src/host/convert/checkpoint';
+import { makeConfig, makeRandomModel, randomWeights } from '../src/host/convert/maker';
+import { writeSafetensors } from '../src/host/convert/safetensors';
 import {
   buildGpt2Graph,
   readGpt2Dims,
   sameBackbone,
   type Gpt2Architecture,
   type Weights,
-} from '../src/host/onnx/gpt2Graph';
+} from '../src/host/convert/gpt2Graph';
 
 export const UPOS_LABELS = [
   'ADJ', 'ADP', 'ADV', 'AUX', 'CCONJ', 'DET', 'INTJ', 'NOUN', 'NUM',

@@ -2,7 +2,7 @@
 // batch 1, no tokenizer, no IPC, no post-processing.
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
-import { SeededRandom } from '../src/host/maker';
+import { SeededRandom } from '../src/host/convert/maker';
 import { stat, type Stat } from './stats';
 
 export interface RawRun {

@@ -3,8 +3,8 @@
 //
 //   npm start
 //   PORT=9000 npm start
-import { makeRandomModel } from '../src/host/maker';
-import type { Gpt2Architecture } from '../src/host/onnx/gpt2Graph';
+import { makeRandomModel } from '../src/host/convert/maker';
+import type { Gpt2Architecture } from '../src/host/convert/gpt2Graph';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {

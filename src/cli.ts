@@ -14,19 +14,20 @@ import {
   type ModelInfo,
 } from './protocol';
 import { HostError, neverCancelled } from './host/errors';
-import { generate } from './host/lm';
-import { tagText } from './host/tagging';
-import { classifyText, classifyWholeDocument, zeroShot } from './host/classification';
-import { convertCheckpoint } from './host/convert';
-import { hiddenStates } from './host/features';
-import { makeRandomModel } from './host/maker';
-import { chooseWithDoubleHeads, chooseWithLanguageModel } from './host/multipleChoice';
-import { ARCHITECTURES } from './host/onnx/gpt2Graph';
-import { answer } from './host/questionAnswering';
+import { generate } from './host/tasks/generation';
+import { tagText } from './host/tasks/tagging';
+import { classifyText, classifyWholeDocument, zeroShot } from './host/tasks/classification';
+import { convertCheckpoint } from './host/convert/checkpoint';
+import { hiddenStates } from './host/tasks/features';
+import { makeRandomModel } from './host/convert/maker';
+import { chooseWithDoubleHeads, chooseWithLanguageModel } from './host/tasks/multipleChoice';
+import { ARCHITECTURES } from './host/convert/gpt2Graph';
+import { answer } from './host/tasks/questionAnswering';
 import { toPipelineOutput } from './heads/questionAnswering';
 import { optionAsContinuation, parseChoices } from './text/choices';
 import type { AggregationStrategy } from './heads/tokenClassification';
-import { ModelRegistry, type LoadedModel } from './host/registry';
+import type { LoadedModel } from './host/models/loadedModel';
+import { ModelRegistry } from './host/models/registry';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 

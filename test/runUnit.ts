@@ -1,4 +1,4 @@
-// Runs the unit tests (the files .mocharc.json names) and ends with a plain "N passed, N failed"
+// Runs the unit tests and the tests that fork the host (the files .mocharc.json names) and ends with a plain "N passed, N failed"
 // line; exits non-zero on any failure or when no test ran.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,9 @@ const mocha = new Mocha({
   forbidPending: true,
   grep: process.argv[2],
 });
-const files = testFiles(join(root, 'out', 'test', 'unit')).sort();
+const files = ['unit', 'process']
+  .flatMap((dir) => testFiles(join(root, 'out', 'test', dir)))
+  .sort();
 for (const file of files) mocha.addFile(file);
 const runner = mocha.run(() => {
   const stats = runner.stats!;

@@ -9,12 +9,12 @@ import {
 } from 'vscode-languageserver/node';
 import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
-import { classifyText, classifyWholeDocument, zeroShot } from './classification';
-import { generate } from './lm';
-import { chooseWithDoubleHeads, chooseWithLanguageModel } from './multipleChoice';
-import { answer as answerQuestion } from './questionAnswering';
-import { tagDocument, toSpan } from './tagging';
-import { ModelRegistry } from './registry';
+import { classifyText, classifyWholeDocument, zeroShot } from './tasks/classification';
+import { generate } from './tasks/generation';
+import { chooseWithDoubleHeads, chooseWithLanguageModel } from './tasks/multipleChoice';
+import { answer as answerQuestion } from './tasks/questionAnswering';
+import { tagDocument, toSpan } from './tasks/tagging';
+import { ModelRegistry } from './models/registry';
 
 const connection = createConnection(ProposedFeatures.all);
 const started = Date.now();

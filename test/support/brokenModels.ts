@@ -15,11 +15,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { HeadRole } from '../../src/protocol';
-import { makeConfig, randomWeights } from '../../src/host/maker';
-import { writeOnnxModels } from '../../src/host/convert';
-import type { Gpt2Architecture, Weights } from '../../src/host/onnx/gpt2Graph';
-import { writeSafetensors } from '../../src/host/safetensors';
-import { writeGpt2TokenizerFiles } from '../../src/host/tokenizerFiles';
+import { makeConfig, randomWeights } from '../../src/host/convert/maker';
+import { writeOnnxModels } from '../../src/host/convert/checkpoint';
+import type { Gpt2Architecture, Weights } from '../../src/host/convert/gpt2Graph';
+import { writeSafetensors } from '../../src/host/convert/safetensors';
+import { writeGpt2TokenizerFiles } from '../../src/host/convert/tokenizerFiles';
 
 export interface BrokenModel {
   name: string;

@@ -2,7 +2,7 @@
 // rebuild those heads over the shared backbone.
 import { readFileSync } from 'node:fs';
 import { onnx } from 'onnx-proto';
-import type { Weights } from '../../src/host/onnx/gpt2Graph';
+import type { Weights } from '../../src/host/convert/gpt2Graph';
 
 /**
  * Every initializer outside the backbone (`transformer.*`). The exporter stores an nn.Linear

@@ -2,7 +2,7 @@
 // settings, a copy of the sample workspace, and one code-server process driven by Chromium.
 // code-server rejects --extensionDevelopmentPath; its workbench reads the same options
 // from a `payload` query parameter, as VS Code's own browser integration tests do.
-import { fixtureModels } from '../unit/fixturesPath';
+import { fixtureModels } from '../support/fixtures';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   cpSync,

@@ -1,0 +1,146 @@
+/**
+ * Turns a Hugging Face PyTorch checkpoint folder (config.json + safetensors) into the ONNX model
+ * folder transformers.js loads: config.json, tokenizer files, generation_config.json,
+ * onnx/model.onnx (+ onnx/model_quantized.onnx for q8). Never reads pickled .bin files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  architectureOf,
+  buildGpt2Graph,
+  ModelFormatError,
+  readGpt2Dims,
+  type Gpt2ConfigJson,
+  type Weights,
+} from './gpt2Graph';
+import { readSafetensors } from './safetensors';
+
+export type OnnxDtype = 'fp32' | 'q8';
+
+export interface ConvertOptions {
+  dtype?: OnnxDtype;
+}
+
+/** Files copied unchanged from the checkpoint when present. */
+const COPIED_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'generation_config.json',
+];
+
+export function readConfig(dir: string): Gpt2ConfigJson {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new ModelFormatError(`${dir}: config.json is missing`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Gpt2ConfigJson;
+  } catch (e) {
+    throw new ModelFormatError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Reads model.safetensors, or the shards listed in model.safetensors.index.json. */
+export function readCheckpointWeights(dir: string): Weights {
+  const single = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(single)) return readSafetensors(single).tensors;
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(index)) {
+    const { weight_map: weightMap } = JSON.parse(fs.readFileSync(index, 'utf8')) as {
+      weight_map?: Record<string, string>;
+    };
+    if (!weightMap) throw new ModelFormatError(`${index}: weight_map is missing`);
+    const weights: Weights = new Map();
+    for (const shard of new Set(Object.values(weightMap))) {
+      const file = path.join(dir, shard);
+      if (!fs.existsSync(file)) throw new ModelFormatError(`${index}: shard ${shard} is missing`);
+      for (const [name, tensor] of readSafetensors(file).tensors) weights.set(name, tensor);
+    }
+    for (const name of Object.keys(weightMap)) {
+      if (!weights.has(name))
+        throw new ModelFormatError(`${index}: tensor ${name} is not in shard ${weightMap[name]}`);
+    }
+    return weights;
+  }
+  const pickles = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
+  if (pickles.length > 0) {
+    throw new ModelFormatError(
+      `${dir}: only safetensors is supported: .bin files are Python pickles, which can run code when loaded; ` +
+        'convert with `save_pretrained(safe_serialization=True)` (found ' +
+        pickles.join(', ') +
+        ', no model.safetensors)',
+    );
+  }
+  throw new ModelFormatError(
+    `${dir}: model.safetensors is missing (and there is no model.safetensors.index.json)`,
+  );
+}
+
+function checkTiedHead(config: Gpt2ConfigJson, weights: Weights): void {
+  const head = weights.get('lm_head.weight');
+  const wte = weights.get('transformer.wte.weight') ?? weights.get('wte.weight');
+  if (!head || !wte || config.tie_word_embeddings !== false) return;
+  const same =
+    head.data.length === wte.data.length &&
+    Buffer.compare(
+      Buffer.from(head.data.buffer, head.data.byteOffset, head.data.byteLength),
+      Buffer.from(wte.data.buffer, wte.data.byteOffset, wte.data.byteLength),
+    ) === 0;
+  if (!same) {
+    throw new ModelFormatError(
+      'weights: an untied lm_head.weight (tie_word_embeddings false) is not supported',
+    );
+  }
+}
+
+function writeAtomically(file: string, bytes: Uint8Array): void {
+  const partial = `${file}.partial`;
+  fs.writeFileSync(partial, bytes);
+  fs.renameSync(partial, file);
+}
+
+/** Writes onnx/model.onnx (and onnx/model_quantized.onnx for q8) for the config's architecture. */
+export function writeOnnxModels(
+  outDir: string,
+  config: Gpt2ConfigJson,
+  weights: Weights,
+  dtype: OnnxDtype,
+  fp32Model = buildGpt2Graph(config, weights),
+): void {
+  const onnxDir = path.join(outDir, 'onnx');
+  fs.mkdirSync(onnxDir, { recursive: true });
+  writeAtomically(path.join(onnxDir, 'model.onnx'), fp32Model);
+  if (dtype === 'q8') {
+    writeAtomically(
+      path.join(onnxDir, 'model_quantized.onnx'),
+      buildGpt2Graph(config, weights, { quantize: true }),
+    );
+  }
+}
+
+/** Converts a safetensors checkpoint folder into an ONNX model folder. */
+export function convertCheckpoint(
+  srcDir: string,
+  outDir: string,
+  options: ConvertOptions = {},
+): void {
+  if (!fs.existsSync(srcDir)) throw new ModelFormatError(`${srcDir}: folder does not exist`);
+  const config = readConfig(srcDir);
+  architectureOf(config);
+  readGpt2Dims(config);
+  const weights = readCheckpointWeights(srcDir);
+  checkTiedHead(config, weights);
+  // Built before anything is written, so a bad checkpoint leaves no half-made folder.
+  const fp32Model = buildGpt2Graph(config, weights);
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  for (const name of COPIED_FILES) {
+    const file = path.join(srcDir, name);
+    if (fs.existsSync(file)) fs.copyFileSync(file, path.join(outDir, name));
+  }
+  writeOnnxModels(outDir, config, weights, options.dtype ?? 'fp32', fp32Model);
+}

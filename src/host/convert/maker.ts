@@ -1,0 +1,244 @@
+/**
+ * Random GPT-2 model folders for tests and benchmarks: config.json, tokenizer files,
+ * generation_config.json (LM and double heads), onnx/model.onnx (+ model_quantized.onnx for q8)
+ * and optionally model.safetensors in Hugging Face's layout (so the conversion path can be tested).
+ *
+ * Weights are seeded: the same options give the same files. Hugging Face's init (std 0.02, zero
+ * biases, unit LayerNorms) hides masking and position bugs (ENVIRONMENT.md), so biases and
+ * LayerNorm parameters are random too and `std` is configurable (tests use 0.5).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  ARCHITECTURES,
+  type Gpt2Architecture,
+  type Gpt2ConfigJson,
+  type Weights,
+} from './gpt2Graph';
+import { writeOnnxModels, type OnnxDtype } from './checkpoint';
+import { writeSafetensors } from './safetensors';
+import { writeGpt2TokenizerFiles } from './tokenizerFiles';
+
+export type ModelSize = 'tiny' | 'small' | 'full';
+
+export interface MakeModelOptions {
+  architecture: Gpt2Architecture;
+  size: ModelSize;
+  seed: number;
+  outDir: string;
+  /** id2label in order (token/sequence classification; defaults: CoNLL NER tags / NEGATIVE, POSITIVE). */
+  labels?: string[];
+  /** Std of the weight matrices and embeddings (default 0.02, HF's initializer_range). */
+  std?: number;
+  /** Std of biases and of the LayerNorm parameters around 0 / 1 (default 0.1). */
+  biasStd?: number;
+  /** 'q8' also writes onnx/model_quantized.onnx. */
+  dtype?: OnnxDtype;
+  /** Also write model.safetensors (HF layout) next to config.json. */
+  safetensors?: boolean;
+  /** Overrides of config.json fields (activation_function, n_inner, pad_token_id...). */
+  config?: Partial<Gpt2ConfigJson>;
+}
+
+export interface MadeModel {
+  config: Gpt2ConfigJson;
+  /** The checkpoint's weights with HF names (what model.safetensors holds). */
+  weights: Weights;
+}
+
+const SIZES: Record<
+  ModelSize,
+  { n_layer: number; n_embd: number; n_head: number; n_positions: number }
+> = {
+  tiny: { n_layer: 2, n_embd: 32, n_head: 4, n_positions: 128 },
+  small: { n_layer: 4, n_embd: 256, n_head: 4, n_positions: 512 },
+  full: { n_layer: 12, n_embd: 768, n_head: 12, n_positions: 1024 },
+};
+
+const ENDOFTEXT_ID = 50256;
+const NER_LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'];
+
+/** mulberry32 uniform [0, 1) with Box-Muller normals; deterministic for a seed. */
+export class SeededRandom {
+  private state: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  uniform(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    const u = 1 - this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  fill(count: number, mean: number, std: number): Float32Array {
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = mean + std * this.normal();
+    return out;
+  }
+}
+
+function defaultLabels(architecture: Gpt2Architecture): string[] {
+  switch (architecture) {
+    case 'GPT2ForTokenClassification':
+      return NER_LABELS;
+    case 'GPT2ForSequenceClassification':
+      return ['NEGATIVE', 'POSITIVE'];
+    case 'GPT2DoubleHeadsModel':
+      return ['LABEL_0'];
+    default:
+      return ['LABEL_0', 'LABEL_1'];
+  }
+}
+
+/** config.json as transformers' GPT2Config.save_pretrained writes it. */
+export function makeConfig(
+  architecture: Gpt2Architecture,
+  size: ModelSize,
+  labels: string[],
+  overrides: Partial<Gpt2ConfigJson> = {},
+): Gpt2ConfigJson {
+  const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+  const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  return {
+    activation_function: 'gelu_new',
+    architectures: [architecture],
+    attn_pdrop: 0.1,
+    bos_token_id: ENDOFTEXT_ID,
+    embd_pdrop: 0.1,
+    eos_token_id: ENDOFTEXT_ID,
+    id2label,
+    initializer_range: 0.02,
+    label2id,
+    layer_norm_epsilon: 1e-5,
+    model_type: 'gpt2',
+    ...SIZES[size],
+    n_inner: null,
+    pad_token_id: ENDOFTEXT_ID,
+    reorder_and_upcast_attn: false,
+    resid_pdrop: 0.1,
+    scale_attn_by_inverse_layer_idx: false,
+    scale_attn_weights: true,
+    summary_activation: null,
+    summary_first_dropout: 0.1,
+    summary_proj_to_labels: true,
+    summary_type: 'cls_index',
+    summary_use_proj: true,
+    tie_word_embeddings: true,
+    use_cache: true,
+    vocab_size: 50257,
+    ...overrides,
+  };
+}
+
+/** Random weights for `config` with HF's names and layouts (Conv1D [in, out], nn.Linear [out, in]). */
+export function randomWeights(
+  config: Gpt2ConfigJson,
+  seed: number,
+  std = 0.02,
+  biasStd = 0.1,
+): Weights {
+  const rng = new SeededRandom(seed);
+  const E = config.n_embd!;
+  const L = config.n_layer!;
+  const inner = config.n_inner ?? 4 * E;
+  const weights: Weights = new Map();
+  const put = (name: string, shape: number[], mean: number, s: number): void => {
+    weights.set(name, {
+      shape,
+      data: rng.fill(
+        shape.reduce((a, b) => a * b, 1),
+        mean,
+        s,
+      ),
+    });
+  };
+  put('transformer.wte.weight', [config.vocab_size!, E], 0, std);
+  put('transformer.wpe.weight', [config.n_positions!, E], 0, std);
+  // HF scales the residual projections by 1/sqrt(2 * n_layer).
+  const projStd = std / Math.sqrt(2 * L);
+  for (let i = 0; i < L; i++) {
+    const p = `transformer.h.${i}.`;
+    put(p + 'ln_1.weight', [E], 1, biasStd);
+    put(p + 'ln_1.bias', [E], 0, biasStd);
+    put(p + 'attn.c_attn.weight', [E, 3 * E], 0, std);
+    put(p + 'attn.c_attn.bias', [3 * E], 0, biasStd);
+    put(p + 'attn.c_proj.weight', [E, E], 0, projStd);
+    put(p + 'attn.c_proj.bias', [E], 0, biasStd);
+    put(p + 'ln_2.weight', [E], 1, biasStd);
+    put(p + 'ln_2.bias', [E], 0, biasStd);
+    put(p + 'mlp.c_fc.weight', [E, inner], 0, std);
+    put(p + 'mlp.c_fc.bias', [inner], 0, biasStd);
+    put(p + 'mlp.c_proj.weight', [inner, E], 0, projStd);
+    put(p + 'mlp.c_proj.bias', [E], 0, biasStd);
+  }
+  put('transformer.ln_f.weight', [E], 1, biasStd);
+  put('transformer.ln_f.bias', [E], 0, biasStd);
+  const labels = Object.keys(config.id2label ?? {}).length;
+  switch (config.architectures?.[0]) {
+    case 'GPT2ForTokenClassification':
+      put('classifier.weight', [labels, E], 0, std);
+      put('classifier.bias', [labels], 0, biasStd);
+      break;
+    case 'GPT2ForSequenceClassification':
+      put('score.weight', [labels, E], 0, std);
+      break;
+    case 'GPT2ForQuestionAnswering':
+      put('qa_outputs.weight', [2, E], 0, std);
+      put('qa_outputs.bias', [2], 0, biasStd);
+      break;
+    case 'GPT2DoubleHeadsModel':
+      put('multiple_choice_head.summary.weight', [labels, E], 0, std);
+      put('multiple_choice_head.summary.bias', [labels], 0, biasStd);
+      break;
+  }
+  return weights;
+}
+
+/** Writes a complete random model folder (see the top of this file) and returns its config and weights. */
+export function makeRandomModel(options: MakeModelOptions): MadeModel {
+  if (!ARCHITECTURES.includes(options.architecture)) {
+    throw new Error(`makeRandomModel: unknown architecture ${options.architecture}`);
+  }
+  const labels = options.labels ?? defaultLabels(options.architecture);
+  const config = makeConfig(options.architecture, options.size, labels, options.config);
+  const weights = randomWeights(config, options.seed, options.std, options.biasStd);
+  const dir = options.outDir;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeGpt2TokenizerFiles(dir, { modelMaxLength: config.n_positions! });
+  if (
+    options.architecture === 'GPT2LMHeadModel' ||
+    options.architecture === 'GPT2DoubleHeadsModel'
+  ) {
+    const generation = {
+      bos_token_id: ENDOFTEXT_ID,
+      eos_token_id: ENDOFTEXT_ID,
+      pad_token_id: ENDOFTEXT_ID,
+    };
+    fs.writeFileSync(
+      path.join(dir, 'generation_config.json'),
+      JSON.stringify(generation, null, 2) + '\n',
+    );
+  }
+  if (options.safetensors)
+    writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  writeOnnxModels(dir, config, weights, options.dtype ?? 'fp32');
+  return { config, weights };
+}

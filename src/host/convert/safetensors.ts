@@ -1,0 +1,219 @@
+/**
+ * safetensors read and write (https://huggingface.co/docs/safetensors): an 8-byte little-endian
+ * header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__},
+ * then the tensor bytes. Only floating-point weights are needed for GPT-2; F16 and BF16 are
+ * widened to f32 on read.
+ */
+import * as fs from 'node:fs';
+import { ModelFormatError, type WeightTensor, type Weights } from './gpt2Graph';
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+
+const BYTES_PER_ELEMENT: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+const READABLE: readonly string[] = ['F32', 'F16', 'BF16'];
+// A header larger than this is certainly not a real header (the reference implementation uses 100 MB).
+const MAX_HEADER_BYTES = 100_000_000;
+
+export interface SafetensorsFile {
+  tensors: Weights;
+  metadata: Record<string, string>;
+}
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+function fail(file: string, message: string): never {
+  throw new ModelFormatError(`${file}: ${message}`);
+}
+
+/** Half-precision bits to a float. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+function toFloat32(dtype: string, bytes: Buffer, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (dtype === 'F32') {
+    // Copy: the file buffer's offset is not necessarily 4-byte aligned.
+    new Uint8Array(out.buffer).set(bytes);
+  } else if (dtype === 'F16') {
+    for (let i = 0; i < count; i++) out[i] = halfToFloat(bytes.readUInt16LE(2 * i));
+  } else {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) bits[i] = bytes.readUInt16LE(2 * i) << 16;
+  }
+  return out;
+}
+
+/** Parses a safetensors buffer; `file` names it in errors. */
+export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): SafetensorsFile {
+  if (buffer.length < 8)
+    fail(file, `truncated file: ${buffer.length} bytes, too short for the 8-byte header length`);
+  const headerLength = Number(buffer.readBigUInt64LE(0));
+  if (headerLength > MAX_HEADER_BYTES)
+    fail(file, `not a safetensors file (header length ${headerLength} bytes)`);
+  if (8 + headerLength > buffer.length) {
+    fail(
+      file,
+      `truncated file: header says ${headerLength} bytes of JSON but the file has ${buffer.length} bytes`,
+    );
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch (e) {
+    fail(file, `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail(file, 'header is not a JSON object');
+  const dataStart = 8 + headerLength;
+  const dataLength = buffer.length - dataStart;
+  const tensors: Weights = new Map();
+  let metadata: Record<string, string> = {};
+  let end = 0;
+  for (const [name, value] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = (value ?? {}) as Record<string, string>;
+      continue;
+    }
+    const entry = value as HeaderEntry;
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      typeof entry.dtype !== 'string' ||
+      !Array.isArray(entry.shape) ||
+      !entry.shape.every((d) => Number.isInteger(d) && d >= 0) ||
+      !Array.isArray(entry.data_offsets) ||
+      entry.data_offsets.length !== 2
+    ) {
+      fail(file, `tensor ${name}: header entry needs dtype, shape and data_offsets`);
+    }
+    const width = BYTES_PER_ELEMENT[entry.dtype];
+    if (width === undefined) fail(file, `tensor ${name}: unknown dtype ${entry.dtype}`);
+    const [begin, stop] = entry.data_offsets;
+    const count = entry.shape.reduce((a, b) => a * b, 1);
+    if (!(Number.isInteger(begin) && Number.isInteger(stop) && begin >= 0 && stop >= begin)) {
+      fail(file, `tensor ${name}: invalid data_offsets [${begin}, ${stop}]`);
+    }
+    if (stop - begin !== count * width) {
+      fail(
+        file,
+        `tensor ${name}: data_offsets [${begin}, ${stop}] hold ${stop - begin} bytes, but ${entry.dtype} shape [${entry.shape.join(', ')}] needs ${count * width}`,
+      );
+    }
+    if (stop > dataLength) {
+      fail(
+        file,
+        `truncated file: tensor ${name} ends at byte ${stop} of the data but the file has only ${dataLength} data bytes`,
+      );
+    }
+    if (!READABLE.includes(entry.dtype)) {
+      fail(
+        file,
+        `tensor ${name}: dtype ${entry.dtype} is not supported (supported: ${READABLE.join(', ')})`,
+      );
+    }
+    end = Math.max(end, stop);
+    tensors.set(name, {
+      shape: entry.shape,
+      data: toFloat32(entry.dtype, buffer.subarray(dataStart + begin, dataStart + stop), count),
+    });
+  }
+  if (end !== dataLength) {
+    fail(
+      file,
+      `header and size disagree: the tensors cover ${end} data bytes but the file has ${dataLength}`,
+    );
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(file: string): SafetensorsFile {
+  return parseSafetensors(fs.readFileSync(file), file);
+}
+
+function fromFloat32(data: Float32Array, dtype: SafetensorsDtype): Buffer {
+  if (dtype === 'F32') return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const out = Buffer.alloc(data.length * 2);
+  const bits = new Uint32Array(Float32Array.from(data).buffer);
+  for (let i = 0; i < data.length; i++) {
+    out.writeUInt16LE(dtype === 'BF16' ? bf16Bits(bits[i]) : halfBits(data[i]), 2 * i);
+  }
+  return out;
+}
+
+function bf16Bits(f32: number): number {
+  // Round to nearest even, as torch does.
+  return ((f32 + 0x7fff + ((f32 >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function halfBits(value: number): number {
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  if (Number.isNaN(value)) return 0x7e00;
+  if (a >= 65520) return sign | 0x7c00;
+  if (a < 2 ** -24 / 2) return sign;
+  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
+  let exponent = Math.floor(Math.log2(a));
+  let fraction = Math.round((a / 2 ** exponent - 1) * 1024);
+  if (fraction === 1024) {
+    fraction = 0;
+    exponent++;
+  }
+  return sign | ((exponent + 15) << 10) | fraction;
+}
+
+/** Serialises tensors (sorted by name, as the reference writer does) with optional metadata. */
+export function serializeSafetensors(
+  tensors: Map<string, WeightTensor>,
+  metadata: Record<string, string> = { format: 'pt' },
+  dtype: SafetensorsDtype = 'F32',
+): Buffer {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const bytes = fromFloat32(t.data, dtype);
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([length, Buffer.from(json, 'utf8'), ...chunks]);
+}
+
+export function writeSafetensors(
+  file: string,
+  tensors: Map<string, WeightTensor>,
+  metadata?: Record<string, string>,
+  dtype?: SafetensorsDtype,
+): void {
+  fs.writeFileSync(file, serializeSafetensors(tensors, metadata, dtype));
+}

@@ -1,0 +1,214 @@
+// Heads whose checkpoints share the same backbone weights (e.g. NER and POS fine-tuned from one
+// frozen GPT-2, or the same checkpoint configured twice) run as ONE ONNX graph whose outputs are
+// all their logits: one forward pass per text window serves every head. Each head gets a session
+// view that answers with its own outputs under the usual names; the last inputs' outputs are kept,
+// so when another head asks for the same window it costs nothing.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { readCheckpointWeights } from '../convert/checkpoint';
+import {
+  backboneTensors,
+  buildGpt2Graph,
+  readGpt2Dims,
+  type Gpt2ConfigJson,
+  type HeadKind,
+  type HeadSpec,
+  type Weights,
+} from '../convert/gpt2Graph';
+
+const headKinds: Record<string, HeadKind> = {
+  GPT2ForTokenClassification: 'token-classification',
+  GPT2ForSequenceClassification: 'sequence-classification',
+  GPT2ForQuestionAnswering: 'question-answering',
+};
+
+const outputNames: Record<HeadKind, string[]> = {
+  'token-classification': ['logits'],
+  'sequence-classification': ['logits'],
+  'question-answering': ['start_logits', 'end_logits'],
+  'causal-lm': ['logits'],
+};
+
+interface Checkpoint {
+  folder: string;
+  config: Gpt2ConfigJson;
+  kind: HeadKind;
+  backbone: string;
+}
+
+interface Group {
+  members: string[];
+  session: Promise<InferenceSession>;
+  recent: Map<string, Record<string, Tensor>>;
+  users: number;
+}
+
+/** Forward passes of shared graphs so far (each serves every head of its group). */
+export let sharedForwardPasses = 0;
+
+export function sharesHead(architecture: string): boolean {
+  return architecture in headKinds;
+}
+
+function readConfigJson(folder: string): Gpt2ConfigJson {
+  return JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Gpt2ConfigJson;
+}
+
+function inputsKey(feeds: Record<string, Tensor>): string {
+  return Object.keys(feeds)
+    .sort()
+    .map(
+      (name) =>
+        `${name}:${feeds[name].dims.join('x')}:${Array.from(feeds[name].data as BigInt64Array).join(',')}`,
+    )
+    .join('|');
+}
+
+export class SharedBackbones {
+  private readonly checkpoints = new Map<string, Promise<Checkpoint | undefined>>();
+  private readonly groups = new Map<string, Group>();
+
+  constructor(
+    private readonly cacheDir: string,
+    private readonly quantize: boolean,
+    private readonly sessionOptions: InferenceSession.SessionOptions,
+  ) {}
+
+  /**
+   * A session view for the checkpoint in `folder` when at least one of `peers` (other configured
+   * checkpoint folders) has the same backbone; undefined when it has none.
+   */
+  async sessionFor(
+    folder: string,
+    peers: readonly string[],
+  ): Promise<InferenceSession | undefined> {
+    const self = await this.checkpoint(folder);
+    if (!self) return undefined;
+    const others = await Promise.all(
+      peers.filter((peer) => peer !== folder).map((peer) => this.checkpoint(peer)),
+    );
+    const members = [self, ...others.filter((c): c is Checkpoint => c?.backbone === self.backbone)];
+    if (members.length < 2) return undefined;
+    members.sort((a, b) => a.folder.localeCompare(b.folder));
+    const key = members.map((m) => m.folder).join('\n');
+    let group = this.groups.get(key);
+    if (!group) {
+      group = {
+        members: members.map((m) => m.folder),
+        session: this.build(members),
+        recent: new Map(),
+        users: 0,
+      };
+      this.groups.set(key, group);
+    }
+    group.users++;
+    const session = await group.session;
+    return this.view(group, session, `h${group.members.indexOf(folder)}`, self.kind);
+  }
+
+  private checkpoint(folder: string): Promise<Checkpoint | undefined> {
+    let pending = this.checkpoints.get(folder);
+    if (!pending) {
+      pending = Promise.resolve().then(() => {
+        if (
+          !existsSync(join(folder, 'model.safetensors')) &&
+          !existsSync(join(folder, 'model.safetensors.index.json'))
+        ) {
+          return undefined;
+        }
+        const config = readConfigJson(folder);
+        const kind = headKinds[config.architectures?.[0] ?? ''];
+        if (!kind) return undefined;
+        const dims = readGpt2Dims(config);
+        const hash = createHash('sha256');
+        // Everything that shapes the backbone's computation; not the head's label count or pad id.
+        const backboneDims: Partial<typeof dims> = { ...dims };
+        delete backboneDims.numLabels;
+        delete backboneDims.padTokenId;
+        hash.update(JSON.stringify(backboneDims));
+        for (const [name, tensor] of [...backboneTensors(dims, readCheckpointWeights(folder))].sort(
+          ([a], [b]) => a.localeCompare(b),
+        )) {
+          hash.update(name);
+          hash.update(
+            new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
+          );
+        }
+        return { folder, config, kind, backbone: hash.digest('hex') };
+      });
+      this.checkpoints.set(folder, pending);
+    }
+    return pending;
+  }
+
+  /** Builds (or finds in the cache) the graph with every member's head, and opens it. */
+  private async build(members: Checkpoint[]): Promise<InferenceSession> {
+    const identity = createHash('sha256');
+    identity.update(this.quantize ? 'q8' : 'fp32');
+    for (const member of members) {
+      identity.update(member.backbone);
+      const stat = statSync(join(member.folder, 'config.json'));
+      identity.update(`${member.folder}:${stat.mtimeMs}`);
+      for (const file of ['model.safetensors', 'model.safetensors.index.json']) {
+        const path = join(member.folder, file);
+        if (existsSync(path))
+          identity.update(`${file}:${statSync(path).size}:${statSync(path).mtimeMs}`);
+      }
+    }
+    const file = join(this.cacheDir, 'shared', `${identity.digest('hex').slice(0, 32)}.onnx`);
+    if (!existsSync(file)) {
+      const heads: HeadSpec[] = members.map((member, index) => ({
+        name: `h${index}`,
+        kind: member.kind,
+        weights: readCheckpointWeights(member.folder),
+        padTokenId: member.config.pad_token_id as number | null | undefined,
+      }));
+      const backbone: Weights = heads[0].weights!;
+      const graph = buildGpt2Graph(members[0].config, backbone, { heads, quantize: this.quantize });
+      mkdirSync(join(this.cacheDir, 'shared'), { recursive: true });
+      const partial = `${file}.partial-${process.pid}`;
+      writeFileSync(partial, graph);
+      renameSync(partial, file);
+    }
+    return InferenceSession.create(file, this.sessionOptions);
+  }
+
+  private view(
+    group: Group,
+    session: InferenceSession,
+    prefix: string,
+    kind: HeadKind,
+  ): InferenceSession {
+    const names = outputNames[kind];
+    const run = async (feeds: Record<string, Tensor>) => {
+      const key = inputsKey(feeds);
+      let outputs = group.recent.get(key);
+      if (!outputs) {
+        outputs = (await session.run(feeds)) as Record<string, Tensor>;
+        sharedForwardPasses++;
+        group.recent.set(key, outputs);
+        // Keep recent windows (a few MB): another head tagging the same document finds them.
+        while (group.recent.size > 512)
+          group.recent.delete(group.recent.keys().next().value as string);
+      }
+      return Object.fromEntries(names.map((name) => [name, outputs[`${prefix}.${name}`]]));
+    };
+    const release = async () => {
+      group.users--;
+      if (group.users <= 0) {
+        for (const [key, value] of this.groups) if (value === group) this.groups.delete(key);
+        await session.release();
+      }
+    };
+    return {
+      inputNames: session.inputNames.filter(
+        (name) => name === 'input_ids' || name === 'attention_mask',
+      ),
+      outputNames: names,
+      run,
+      release,
+    } as unknown as InferenceSession;
+  }
+}

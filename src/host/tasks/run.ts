@@ -1,0 +1,71 @@
+import type { Tensor } from 'onnxruntime-node';
+import { exclusive } from '../inferenceQueue';
+import { tokenOffsets, type Utf16Range } from '../../text/offsets';
+import { int64Tensor, requireFinite } from '../tensors';
+import type { LoadedModel } from '../models/loadedModel';
+
+export interface EncodedText {
+  ids: number[];
+  tokens: string[];
+  /** UTF-16 ranges in the text (transformers.js gives no offsets for byte-level BPE). */
+  offsets: Utf16Range[];
+}
+
+interface TokenizerInternals {
+  _tokenizer: { id_to_token(id: number): string | undefined };
+}
+
+/** Token ids, byte-level token strings and UTF-16 offsets of a text. */
+export function encode(model: LoadedModel, text: string): EncodedText {
+  const ids = model.tokenizer.encode(text, { add_special_tokens: false });
+  const inner = (model.tokenizer as unknown as TokenizerInternals)._tokenizer;
+  const tokens = ids.map((id) => inner.id_to_token(id) ?? '');
+  return { ids, tokens, offsets: tokenOffsets(text, tokens) };
+}
+
+/** Whether token i begins a new line: the token before it ends with a line break. */
+export function lineStarts(text: string, encoded: EncodedText): (index: number) => boolean {
+  return (index) => {
+    const [start, end] = encoded.offsets[index - 1] ?? [0, 0];
+    const last = text.charCodeAt(end - 1);
+    return end > start && (last === 10 || last === 13);
+  };
+}
+
+/**
+ * Runs a model without a key/value cache on rows of ids, right-padded with `padId` (mask 0),
+ * and returns the named outputs. Rows may have different lengths.
+ */
+export async function runPadded(
+  model: LoadedModel,
+  rows: readonly (readonly number[])[],
+  extra: Record<string, Tensor> = {},
+  /** Outputs to compute (all when omitted): onnxruntime skips the nodes only others need. */
+  fetches?: string[],
+): Promise<Record<string, Tensor>> {
+  const width = Math.max(1, ...rows.map((row) => row.length));
+  const padId = model.config.pad_token_id ?? model.config.eos_token_id ?? 0;
+  const ids = new Array<number>(rows.length * width).fill(padId);
+  const mask = new Array<number>(rows.length * width).fill(0);
+  rows.forEach((row, r) => {
+    row.forEach((id, i) => {
+      ids[r * width + i] = id;
+      mask[r * width + i] = 1;
+    });
+  });
+  const feeds: Record<string, Tensor> = {
+    input_ids: int64Tensor([rows.length, width], ids),
+    attention_mask: int64Tensor([rows.length, width], mask),
+    ...extra,
+  };
+  if (model.session.inputNames.includes('position_ids') && !extra.position_ids) {
+    feeds.position_ids = int64Tensor(
+      [rows.length, width],
+      Array.from({ length: rows.length * width }, (_, i) => i % width),
+    );
+  }
+  const outputs = await exclusive(() =>
+    fetches ? model.session.run(feeds, fetches) : model.session.run(feeds),
+  );
+  return requireFinite(model.source, outputs as Record<string, Tensor>);
+}

@@ -1,0 +1,188 @@
+import type { Tensor } from 'onnxruntime-node';
+import {
+  tokenClassification,
+  tokenClassificationOverWindows,
+  type AggregationStrategy,
+  type EntityGroup,
+  type TokenEntity,
+} from '../../heads/tokenClassification';
+import type { TaggedSpan } from '../../protocol';
+import { defaultContext, documentChunks } from '../../text/documentChunks';
+import { windowsFor } from '../../text/windows';
+import { HostError, throwIfCancelled, type Cancellation } from '../errors';
+import type { LoadedModel } from '../models/loadedModel';
+import { encode, lineStarts, runPadded } from './run';
+
+export interface TaggingOptions {
+  aggregation_strategy: AggregationStrategy;
+  ignore_labels?: string[];
+}
+
+export interface TaggingResult {
+  entities: (EntityGroup | TokenEntity)[];
+  /** Windows the document was read in, and how many of them came from the cache. */
+  windows: number;
+  cachedWindows: number;
+  tokens: number;
+}
+
+/** Logits of recent windows, by the window's token ids, so edits re-run only what changed. */
+class WindowCache {
+  private readonly entries = new Map<string, Float32Array>();
+  constructor(private readonly capacity: number) {}
+
+  get(key: string): Float32Array | undefined {
+    const value = this.entries.get(key);
+    if (value) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: Float32Array): void {
+    this.entries.set(key, value);
+    while (this.entries.size > this.capacity) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+  }
+}
+
+const caches = new WeakMap<LoadedModel, WindowCache>();
+
+function unkId(model: LoadedModel): number | undefined {
+  const id = (model.tokenizer as unknown as { unk_token_id?: number | null }).unk_token_id;
+  return typeof id === 'number' ? id : undefined;
+}
+
+function requireTokenClassifier(model: LoadedModel): number {
+  if (model.architecture !== 'GPT2ForTokenClassification') {
+    throw new HostError(
+      `"${model.source}" is a ${model.architecture}, not a token-classification model ` +
+        `(GPT2ForTokenClassification). Point the NER or POS setting at such a model.`,
+    );
+  }
+  return model.info.labels?.length ?? 0;
+}
+
+async function windowLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
+  const outputs = await runPadded(model, [ids]);
+  const logits = outputs.logits as Tensor | undefined;
+  if (!logits) throw new HostError(`"${model.source}" has no "logits" output.`);
+  const labels = model.info.labels?.length ?? 0;
+  if (logits.dims[2] !== labels) {
+    throw new HostError(
+      `"${model.source}" has ${logits.dims[2]} outputs per token but its config.json names ` +
+        `${labels} labels (id2label): the config and the weights disagree.`,
+    );
+  }
+  return logits.data as Float32Array;
+}
+
+/**
+ * Hugging Face's token-classification pipeline: without stride the text is truncated to the
+ * model's context; with stride it is read in HF's overlapping windows and their entities merged.
+ */
+export async function tagText(
+  model: LoadedModel,
+  text: string,
+  options: TaggingOptions & { stride?: number },
+  token: Cancellation,
+): Promise<TaggingResult> {
+  requireTokenClassifier(model);
+  const encoded = encode(model, text);
+  const maxLength = model.config.n_positions;
+  const unkTokenId = unkId(model);
+  const common = { text, ...encoded, id2label: model.info.labels ?? [], unkTokenId };
+  if (!options.stride) {
+    const n = Math.min(encoded.ids.length, maxLength);
+    const logits = n > 0 ? await windowLogits(model, encoded.ids.slice(0, n)) : new Float32Array(0);
+    const truncated = {
+      ...common,
+      ids: encoded.ids.slice(0, n),
+      tokens: encoded.tokens.slice(0, n),
+      offsets: encoded.offsets.slice(0, n),
+      logits,
+    };
+    return {
+      entities: tokenClassification(truncated, options),
+      windows: 1,
+      cachedWindows: 0,
+      tokens: n,
+    };
+  }
+  if (options.aggregation_strategy === 'none') {
+    throw new HostError(
+      'stride needs an aggregation strategy other than "none" (as in Hugging Face): ' +
+        'overlapping windows are merged by entity.',
+    );
+  }
+  const windows = [];
+  for (const window of windowsFor(encoded.ids.length, maxLength, options.stride)) {
+    throwIfCancelled(token);
+    const ids = encoded.ids.slice(window.start, window.start + window.length);
+    windows.push({ ...window, logits: await windowLogits(model, ids) });
+  }
+  return {
+    entities: tokenClassificationOverWindows({ ...common, windows }, options),
+    windows: windows.length,
+    cachedWindows: 0,
+    tokens: encoded.ids.length,
+  };
+}
+
+/**
+ * The whole document, for the editor: causal windows with left context (see documentChunks),
+ * whose logits are cached by content, then HF's aggregation over all tokens at once.
+ */
+export async function tagDocument(
+  model: LoadedModel,
+  text: string,
+  options: TaggingOptions & { context?: number; useCache?: boolean },
+  token: Cancellation,
+): Promise<TaggingResult> {
+  const labels = requireTokenClassifier(model);
+  const encoded = encode(model, text);
+  const maxLength = model.config.n_positions;
+  const context = Math.min(options.context ?? defaultContext(maxLength), maxLength - 1);
+  const chunks = documentChunks(encoded.ids, lineStarts(text, encoded), maxLength, context);
+  const cache =
+    options.useCache === false ? new WindowCache(0) : (caches.get(model) ?? new WindowCache(4096));
+  if (options.useCache !== false) caches.set(model, cache);
+  const logits = new Float32Array(encoded.ids.length * labels);
+  let cachedWindows = 0;
+  for (const chunk of chunks) {
+    throwIfCancelled(token);
+    const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
+    const key = ids.join(',');
+    let window = cache.get(key);
+    if (window) cachedWindows++;
+    else {
+      window = await windowLogits(model, ids);
+      cache.set(key, window);
+    }
+    const skip = chunk.start - chunk.windowStart;
+    logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
+  }
+  throwIfCancelled(token);
+  return {
+    entities: tokenClassification(
+      {
+        text,
+        ...encoded,
+        logits,
+        id2label: model.info.labels ?? [],
+        unkTokenId: unkId(model),
+      },
+      options,
+    ),
+    windows: chunks.length,
+    cachedWindows,
+    tokens: encoded.ids.length,
+  };
+}
+
+export function toSpan(entity: EntityGroup | TokenEntity): TaggedSpan {
+  const label = 'entity_group' in entity ? entity.entity_group : entity.entity;
+  return { label, score: entity.score, word: entity.word, start: entity.start, end: entity.end };
+}

@@ -1,0 +1,114 @@
+// The Hub path, end to end, against a Hub stand-in on loopback (HF_ENDPOINT): an ONNX repository
+// loads through transformers.js, a safetensors-only repository is downloaded and converted, and
+// both load offline afterwards from the cache.
+import assert from 'node:assert/strict';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { neverCancelled } from '../../../../src/host/errors';
+import { generate } from '../../../../src/host/tasks/generation';
+import { ModelRegistry } from '../../../../src/host/models/registry';
+import { tagText, toSpan } from '../../../../src/host/tasks/tagging';
+import type { LoadProgress } from '../../../../src/protocol';
+import { hostSettings } from '../../../support/hostProcess';
+import { fixturesDir } from '../../../support/fixtures';
+
+const repos: Record<string, string> = {
+  'test-org/tiny-lm-onnx': join(fixturesDir, 'gpt2-tiny-lm'),
+  'test-org/tiny-ner-safetensors': join(fixturesDir, 'safetensors', 'gpt2-tiny-ner'),
+};
+
+describe('models from the Hub (a stand-in on loopback)', function () {
+  this.timeout(120_000);
+  let server: Server;
+  const requests: string[] = [];
+  const cacheDir = mkdtempSync(join(tmpdir(), 'gpt2-heads-hub-'));
+  const previousEndpoint = process.env.HF_ENDPOINT;
+
+  before(async () => {
+    server = createServer((request, response) => {
+      requests.push(request.url ?? '');
+      const match = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(
+        decodeURIComponent(request.url ?? ''),
+      );
+      const folder = match && repos[match[1]];
+      const file = folder && join(folder, match[2]);
+      if (!file || !existsSync(file) || statSync(file).isDirectory()) {
+        response.writeHead(404).end('Entry not found');
+        return;
+      }
+      response.writeHead(200, { 'content-length': statSync(file).size });
+      createReadStream(file).pipe(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    if (previousEndpoint === undefined) delete process.env.HF_ENDPOINT;
+    else process.env.HF_ENDPOINT = previousEndpoint;
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("loads an ONNX repository through transformers.js and generates HF's greedy tokens", async () => {
+    const progress: LoadProgress[] = [];
+    const registry = new ModelRegistry(
+      hostSettings({}, { offline: false, cacheDir, dtype: 'fp32' }),
+      (p) => progress.push(p),
+    );
+    const model = await registry.load('test-org/tiny-lm-onnx');
+    const expected = JSON.parse(
+      readFileSync(join(repos['test-org/tiny-lm-onnx'], 'expected.json'), 'utf8'),
+    ).generation.greedy[0];
+    const result = await generate(
+      model,
+      { prompt: expected.prompt, options: { max_new_tokens: expected.new_ids.length } },
+      neverCancelled,
+    );
+    assert.deepEqual(result.new_token_ids, expected.new_ids);
+    assert.ok(
+      progress.some((p) => /Downloading/.test(p.message)),
+      'download progress was reported',
+    );
+    await registry.dispose();
+  });
+
+  it('downloads a safetensors-only repository, converts it, and tags as HF does', async () => {
+    const registry = new ModelRegistry(hostSettings({}, { offline: false, cacheDir }));
+    const model = await registry.load('test-org/tiny-ner-safetensors');
+    assert.equal(model.info.format, 'safetensors');
+    const text = 'Marie Curie was born in Warsaw.';
+    const fromHub = await tagText(model, text, { aggregation_strategy: 'simple' }, neverCancelled);
+    const local = new ModelRegistry(hostSettings({}, { cacheDir, dtype: 'fp32' }));
+    const reference = await tagText(
+      await local.load(join(fixturesDir, 'gpt2-tiny-ner')),
+      text,
+      { aggregation_strategy: 'simple' },
+      neverCancelled,
+    );
+    assert.deepEqual(
+      fromHub.entities.map(toSpan).map((s) => [s.label, s.start, s.end]),
+      reference.entities.map(toSpan).map((s) => [s.label, s.start, s.end]),
+    );
+    assert.ok(
+      !requests.some((url) => url.endsWith('pytorch_model.bin')),
+      'never asks for a pickle',
+    );
+    await registry.dispose();
+    await local.dispose();
+  });
+
+  it('loads both repositories offline from the cache without a single request', async () => {
+    const before = requests.length;
+    const registry = new ModelRegistry(
+      hostSettings({}, { offline: true, cacheDir, dtype: 'fp32' }),
+    );
+    await registry.load('test-org/tiny-lm-onnx');
+    await registry.load('test-org/tiny-ner-safetensors');
+    assert.equal(requests.length, before);
+    await assert.rejects(registry.load('test-org/not-downloaded'), /gpt2Heads\.offline/);
+    assert.equal(requests.length, before);
+    await registry.dispose();
+  });
+});
