@@ -3,14 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readConfig } from '../src/host/convert/checkpoint';
+import { readGpt2Config, type Gpt2Architecture } from '../src/host/convert/gpt2Config';
 import { makeConfig, makeRandomModel, randomWeights } from '../src/host/convert/maker';
 import { writeSafetensors } from '../src/host/convert/safetensors';
 import {
   buildGpt2Graph,
   readGpt2Dims,
   sameBackbone,
-  type Gpt2Architecture,
   type Weights,
 } from '../src/host/convert/gpt2Graph';
 
@@ -54,7 +53,7 @@ function built(folder: string): boolean {
 
 /** The weights a built folder holds, drawn again from its config.json and the seed. */
 function weightsOf(folder: string): Weights {
-  return randomWeights(readConfig(folder), SEED);
+  return randomWeights(readGpt2Config(folder), SEED);
 }
 
 /** Builds what is missing (minutes the first time) and returns the folders. */

@@ -4,7 +4,7 @@
 //   npm start
 //   PORT=9000 npm start
 import { makeRandomModel } from '../src/host/convert/maker';
-import type { Gpt2Architecture } from '../src/host/convert/gpt2Graph';
+import type { Gpt2Architecture } from '../src/host/convert/gpt2Config';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {

@@ -8,24 +8,25 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   headRoles,
-  type Dtype,
+  weightDtypes,
   type HeadRole,
   type HostSettings,
   type ModelInfo,
+  type WeightDtype,
 } from './protocol';
 import { HostError, neverCancelled } from './host/errors';
 import { generate } from './host/tasks/generation';
 import { tagText } from './host/tasks/tagging';
-import { classifyText, classifyWholeDocument, zeroShot } from './host/tasks/classification';
+import { classifyRequest } from './host/tasks/classification';
 import { convertCheckpoint } from './host/convert/checkpoint';
 import { hiddenStates } from './host/tasks/features';
 import { makeRandomModel } from './host/convert/maker';
-import { chooseWithDoubleHeads, chooseWithLanguageModel } from './host/tasks/multipleChoice';
-import { ARCHITECTURES } from './host/convert/gpt2Graph';
+import { chooseRequest } from './host/tasks/multipleChoice';
+import { ARCHITECTURES } from './host/convert/gpt2Config';
 import { answer } from './host/tasks/questionAnswering';
 import { toPipelineOutput } from './heads/questionAnswering';
 import { optionAsContinuation, parseChoices } from './text/choices';
-import type { AggregationStrategy } from './heads/tokenClassification';
+import { aggregationStrategies } from './heads/tokenClassification';
 import type { LoadedModel } from './host/models/loadedModel';
 import { ModelRegistry } from './host/models/registry';
 
@@ -131,18 +132,13 @@ const tasks: Record<string, Task> = {
     },
     async run(values, io) {
       const model = await loadModel(values);
-      const strategy = (values['aggregation-strategy'] as string | undefined) ?? 'none';
-      if (!['none', 'simple', 'first', 'average', 'max'].includes(strategy)) {
-        throw new HostError(
-          `--aggregation-strategy must be none, simple, first, average or max (got "${strategy}").`,
-        );
-      }
+      const strategy = choice(values, 'aggregation-strategy', aggregationStrategies) ?? 'none';
       const ignore = values['ignore-labels'];
       const result = await tagText(
         model,
         readInput(values),
         {
-          aggregation_strategy: strategy as AggregationStrategy,
+          aggregation_strategy: strategy,
           ignore_labels: typeof ignore === 'string' ? ignore.split(',').filter(Boolean) : undefined,
           stride: numberOption(values, 'stride'),
         },
@@ -172,15 +168,16 @@ const tasks: Record<string, Task> = {
       const fn = choice(values, 'function-to-apply', ['softmax', 'sigmoid', 'none'] as const);
       const aggregation = choice(values, 'aggregation', ['mean', 'max'] as const);
       const topK = values['top-k'] === 'all' ? null : (numberOption(values, 'top-k') ?? 1);
-      const text = readInput(values);
-      const result = values.document
-        ? await classifyWholeDocument(
-            model,
-            text,
-            { function_to_apply: fn, aggregation },
-            neverCancelled,
-          )
-        : await classifyText(model, text, { function_to_apply: fn });
+      const result = await classifyRequest(
+        model,
+        {
+          text: readInput(values),
+          scope: values.document ? 'document' : 'sequence',
+          function_to_apply: fn,
+          aggregation,
+        },
+        neverCancelled,
+      );
       const labels = topK === null ? result.labels : result.labels.slice(0, topK);
       if (values.json) io.out(JSON.stringify(labels, null, 2));
       else {
@@ -203,7 +200,11 @@ const tasks: Record<string, Task> = {
         .filter(Boolean);
       const text = readInput(values);
       const template = values['hypothesis-template'] as string | undefined;
-      const result = await zeroShot(model, text, labels, template, neverCancelled);
+      const result = await classifyRequest(
+        model,
+        { text, scope: 'sequence', zeroShot: { labels, template } },
+        neverCancelled,
+      );
       const output = {
         sequence: text,
         labels: result.labels.map((l) => l.label),
@@ -252,10 +253,11 @@ const tasks: Record<string, Task> = {
       const model = await loadModel(values);
       const parsed = parseChoices(readInput(values));
       const options = parsed.options.map(optionAsContinuation);
-      const result =
-        model.architecture === 'GPT2DoubleHeadsModel'
-          ? await chooseWithDoubleHeads(model, parsed.context, options)
-          : await chooseWithLanguageModel(model, parsed.context, options, neverCancelled);
+      const result = await chooseRequest(
+        model,
+        { context: parsed.context, options },
+        neverCancelled,
+      );
       const byOption = parsed.options.map((option, index) => ({
         option,
         score: result.ranked.find((r) => r.index === index)?.score ?? 0,
@@ -304,8 +306,7 @@ const tasks: Record<string, Task> = {
       if (typeof source !== 'string' || typeof out !== 'string') {
         throw new HostError('build-onnx needs --model SAFETENSORS_FOLDER and --out FOLDER.');
       }
-      const dtype = choice(values, 'dtype', ['fp32', 'q8', 'auto'] as const);
-      convertCheckpoint(source, out, { dtype: dtype === 'q8' ? 'q8' : 'fp32' });
+      convertCheckpoint(source, out, { dtype: weightDtype(values) });
       io.out(`Wrote ${out}`);
     },
   },
@@ -332,7 +333,7 @@ const tasks: Record<string, Task> = {
         outDir: values.out,
         labels,
         std: numberOption(values, 'std'),
-        dtype: values.dtype === 'q8' ? 'q8' : 'fp32',
+        dtype: weightDtype(values),
         safetensors: values.safetensors === true,
       });
       io.out(`Wrote a random ${size} ${architecture} to ${values.out}`);
@@ -351,6 +352,13 @@ function choice<T extends string>(
     throw new HostError(`--${name} must be one of ${allowed.join(', ')} (got "${String(value)}").`);
   }
   return value as T;
+}
+
+const dtypeChoices = ['auto', ...weightDtypes] as const;
+
+/** The weights a command that writes a model folder writes: fp32, or also int8 for q8. */
+function weightDtype(values: Values): WeightDtype {
+  return choice(values, 'dtype', dtypeChoices) === 'q8' ? 'q8' : 'fp32';
 }
 
 function usage(): string {
@@ -386,16 +394,12 @@ async function loadModel(values: Values): Promise<LoadedModel> {
   if (typeof source !== 'string' || !source) {
     throw new HostError('Missing --model: a local model folder or a Hugging Face Hub id.');
   }
-  const dtype = (values.dtype as string | undefined) ?? 'auto';
-  if (!['auto', 'fp32', 'q8'].includes(dtype)) {
-    throw new HostError(`--dtype must be auto, fp32 or q8 (got "${dtype}").`);
-  }
   const settings: HostSettings = {
     models: Object.fromEntries(headRoles.map((role) => [role, ''])) as Record<HeadRole, string>,
     offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
     cacheDir:
       (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),
-    dtype: dtype as Dtype,
+    dtype: choice(values, 'dtype', dtypeChoices) ?? 'auto',
     threads: numberOption(values, 'threads') ?? 0,
   };
   registry = new ModelRegistry(settings, (progress) => {

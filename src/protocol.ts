@@ -13,7 +13,11 @@ import {
 export const headRoles = ['lm', 'ner', 'pos', 'classification', 'qa', 'multipleChoice'] as const;
 export type HeadRole = (typeof headRoles)[number];
 
-export type Dtype = 'auto' | 'fp32' | 'q8';
+/** Which weights run: full precision, or int8 (onnx/model_quantized.onnx). */
+export const weightDtypes = ['fp32', 'q8'] as const;
+export type WeightDtype = (typeof weightDtypes)[number];
+/** The dtype setting: 'auto' is int8 where the model folder has it, else fp32. */
+export type Dtype = 'auto' | WeightDtype;
 
 /** What the host needs to know of the user's settings; sent on start and on every change. */
 export interface HostSettings {
@@ -37,7 +41,7 @@ export interface ModelInfo {
   architecture?: string;
   /** 'onnx' for an ONNX export, 'safetensors' for a checkpoint the host converted. */
   format?: 'onnx' | 'safetensors';
-  dtype?: 'fp32' | 'q8';
+  dtype?: WeightDtype;
   labels?: string[];
   contextLength?: number;
   parameterCount?: number;
@@ -123,7 +127,7 @@ export interface TagParams {
   aggregation_strategy: AggregationStrategy;
   ignore_labels?: string[];
   /** Left-context tokens per window (the editor's counterpart of HF's stride). */
-  context?: number;
+  leftContextTokens?: number;
 }
 
 /** One entity (or token, for aggregation "none"), with UTF-16 offsets into the text. */
@@ -143,10 +147,8 @@ export interface TagResult {
   tokens: number;
 }
 
-export interface LabelScore {
-  label: string;
-  score: number;
-}
+import type { LabelScore } from './heads/sequenceClassification';
+export type { LabelScore };
 
 export interface ClassifyParams {
   text: string;

@@ -5,6 +5,7 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { servesLanguage, settings } from './settings';
+import { shiftSpans as shiftSpanOffsets } from '../text/spanShift';
 
 const roles: TaggingRole[] = ['ner', 'pos'];
 
@@ -214,7 +215,7 @@ export class Tagger implements vscode.Disposable {
           text,
           aggregation_strategy: settings.aggregationStrategy(),
           ignore_labels: settings.ignoreLabels(),
-          context: settings.taggingContext() || undefined,
+          leftContextTokens: settings.taggingContext() || undefined,
         },
         source.token,
       );
@@ -387,26 +388,13 @@ export class Tagger implements vscode.Disposable {
   }
 }
 
-/** Moves spans after each change by its length difference; spans that overlap a change go. */
+/** Spans moved by the edit (see text/spanShift), with their ranges in the edited document. */
 function shiftSpans(
   spans: DocumentSpan[],
   changes: readonly vscode.TextDocumentContentChangeEvent[],
   document: vscode.TextDocument,
 ): DocumentSpan[] {
-  let current = spans;
-  // Changes are reported against the document before the event, last change first is safe.
-  const ordered = [...changes].sort((a, b) => b.rangeOffset - a.rangeOffset);
-  for (const change of ordered) {
-    const start = change.rangeOffset;
-    const end = start + change.rangeLength;
-    const delta = change.text.length - change.rangeLength;
-    current = current.flatMap((span) => {
-      if (span.end <= start) return [span];
-      if (span.start >= end) return [{ ...span, start: span.start + delta, end: span.end + delta }];
-      return [];
-    });
-  }
-  return current.map((span) => ({
+  return shiftSpanOffsets(spans, changes).map((span) => ({
     ...span,
     range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
   }));

@@ -3,6 +3,8 @@
 // Differences from transformers.js 4.x, on purpose: top_p is implemented (it has no warper),
 // and sampling draws from a seeded generator so that a seed reproduces a completion.
 
+import { argmax, softmax } from './math';
+
 export interface SamplingConfig {
   do_sample: boolean;
   temperature: number;
@@ -65,25 +67,6 @@ export function applyTopP(scores: Float64Array, topP: number, minTokensToKeep = 
     cumulative += probabilities[order[rank]];
     if (cumulative <= 1 - topP && rank < lastRemovable) scores[order[rank]] = -Infinity;
   }
-}
-
-export function softmax(scores: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
-  const out = new Float64Array(scores.length);
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) {
-    out[i] = max === -Infinity ? 0 : Math.exp(scores[i] - max);
-    sum += out[i];
-  }
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-export function argmax(scores: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
-  return best;
 }
 
 /** A seeded uniform generator on [0, 1) (mulberry32). */

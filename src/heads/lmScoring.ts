@@ -4,7 +4,7 @@
 // log-prob of each continuation token is the log-softmax, in float64, of the logits at the
 // position before it; sum, and mean = sum / number of continuation tokens.
 
-import { softmax } from './sequenceClassification';
+import { logSoftmaxAt, softmax } from './math';
 
 /** The template of the zero-shot protocol; the label replaces '{}' (Python's str.format). */
 export const defaultZeroShotTemplate = ' This text is about {}.';
@@ -69,20 +69,6 @@ export function zeroShotInputs(
   };
 }
 
-/** log_softmax(row)[id] in float64. */
-function logProbAt(
-  logits: ArrayLike<number>,
-  rowStart: number,
-  vocabSize: number,
-  id: number,
-): number {
-  let max = -Infinity;
-  for (let v = 0; v < vocabSize; v++) max = Math.max(max, logits[rowStart + v]);
-  let sum = 0;
-  for (let v = 0; v < vocabSize; v++) sum += Math.exp(logits[rowStart + v] - max);
-  return logits[rowStart + id] - max - Math.log(sum);
-}
-
 /**
  * Per-token log-probs of the continuation from the LM logits of the whole input, a row-major
  * [seq, vocab] array (one sequence of a batch). Only the rows before continuation tokens are read.
@@ -100,7 +86,7 @@ export function scoreContinuation(
   }
   const token_log_probs: number[] = [];
   for (let t = continuation_start; t < input_ids.length; t++) {
-    token_log_probs.push(logProbAt(logits, (t - 1) * vocabSize, vocabSize, input_ids[t]));
+    token_log_probs.push(logSoftmaxAt(logits, input_ids[t], (t - 1) * vocabSize, vocabSize));
   }
   const sum_log_prob = token_log_probs.reduce((a, b) => a + b, 0);
   const n_tokens = token_log_probs.length;
@@ -110,7 +96,7 @@ export function scoreContinuation(
 /** Softmax over the options of their summed and of their mean log-probs. */
 export function scoreOptions(scores: readonly ContinuationScore[]): OptionsScores {
   return {
-    softmax_of_sum: softmax(scores.map((s) => s.sum_log_prob)),
-    softmax_of_mean: softmax(scores.map((s) => s.mean_log_prob)),
+    softmax_of_sum: Array.from(softmax(scores.map((s) => s.sum_log_prob))),
+    softmax_of_mean: Array.from(softmax(scores.map((s) => s.mean_log_prob))),
   };
 }

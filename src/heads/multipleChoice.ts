@@ -4,7 +4,7 @@
 // Hugging Face has no multiple-choice pipeline; the input layout follows GPT2DoubleHeadsModel's
 // documentation and the reference fixtures.
 
-import { softmax } from './sequenceClassification';
+import { softmax } from './math';
 import type { ContinuationScore } from './lmScoring';
 
 export interface DoubleHeadsInputs {
@@ -51,7 +51,7 @@ export function doubleHeadsInputs(
 /** Softmax over the choices of the double-heads model's mc_logits (one question). */
 export function doubleHeadsScores(mcLogits: readonly number[]): number[] {
   if (mcLogits.length === 0) throw new RangeError('doubleHeadsScores: no choices');
-  return softmax(mcLogits);
+  return Array.from(softmax(mcLogits));
 }
 
 export type LengthNormalisation = 'mean' | 'sum';
@@ -62,7 +62,9 @@ export function lmChoiceScores(
   normalisation: LengthNormalisation = 'mean',
 ): number[] {
   if (scores.length === 0) throw new RangeError('lmChoiceScores: no choices');
-  return softmax(scores.map((s) => (normalisation === 'mean' ? s.mean_log_prob : s.sum_log_prob)));
+  return Array.from(
+    softmax(scores.map((s) => (normalisation === 'mean' ? s.mean_log_prob : s.sum_log_prob))),
+  );
 }
 
 export interface RankedChoice {

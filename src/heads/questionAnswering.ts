@@ -5,6 +5,7 @@
 // text, sort. Offsets are UTF-16 code units (VS Code positions) where HF gives code points.
 
 import type { QuestionSpan } from '../text/questionWindows';
+import { softmax } from './math';
 
 export interface QuestionAnsweringOptions {
   top_k?: number;
@@ -36,12 +37,8 @@ export interface SpanCandidate {
 // HF writes this into the masked logits before the softmax.
 const maskedLogit = -10000;
 
-function maskedSoftmax(logits: ArrayLike<number>, allowed: readonly boolean[]): number[] {
-  const masked = allowed.map((ok, i) => (ok ? logits[i] : maskedLogit));
-  const max = Math.max(...masked);
-  const exps = masked.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
+function maskedSoftmax(logits: ArrayLike<number>, allowed: readonly boolean[]): Float64Array {
+  return softmax(allowed.map((ok, i) => (ok ? logits[i] : maskedLogit)));
 }
 
 /**

@@ -2,6 +2,8 @@
 // does it. The model pools in the graph (at the last non-pad token), so this file starts from
 // the pooled logits [num_labels].
 
+import { sigmoid, softmax } from './math';
+
 export type FunctionToApply = 'sigmoid' | 'softmax' | 'none';
 
 export type ProblemType =
@@ -41,22 +43,11 @@ export function defaultFunctionToApply(
   return 'softmax';
 }
 
-export function softmax(values: readonly number[]): number[] {
-  const max = Math.max(...values);
-  const exps = values.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-}
-
-export function sigmoid(value: number): number {
-  return 1 / (1 + Math.exp(-value));
-}
-
 /** Scores in label order (not sorted), after the chosen function. */
 export function labelScores(logits: readonly number[], fn: FunctionToApply): number[] {
   switch (fn) {
     case 'softmax':
-      return softmax(logits);
+      return Array.from(softmax(logits));
     case 'sigmoid':
       return logits.map(sigmoid);
     case 'none':

@@ -7,8 +7,10 @@
 // which differs by about 1e-7.
 
 import { byteLevelDecode } from '../text/byteLevel';
+import { argmax, softmaxRows } from './math';
 
-export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
+export const aggregationStrategies = ['none', 'simple', 'first', 'average', 'max'] as const;
+export type AggregationStrategy = (typeof aggregationStrategies)[number];
 
 /** config.json's id2label: label index (as a string key, or an array index) → label. */
 export type Id2Label = Readonly<Record<string, string>> | readonly string[];
@@ -193,24 +195,6 @@ export function aggregateOverlappingEntities<
   return kept;
 }
 
-/** Softmax of each row of [rows, numLabels] logits, in float64, shifted by the row maximum. */
-export function softmaxRows(logits: ArrayLike<number>, numLabels: number): Float64Array[] {
-  if (numLabels < 1 || logits.length % numLabels !== 0) {
-    throw new Error(`softmaxRows: ${logits.length} logits do not form rows of ${numLabels} labels`);
-  }
-  const result: Float64Array[] = [];
-  for (let row = 0; row < logits.length; row += numLabels) {
-    const scores = new Float64Array(numLabels);
-    let max = -Infinity;
-    for (let i = 0; i < numLabels; i++) max = Math.max(max, logits[row + i]);
-    let sum = 0;
-    for (let i = 0; i < numLabels; i++) sum += scores[i] = Math.exp(logits[row + i] - max);
-    for (let i = 0; i < numLabels; i++) scores[i] /= sum;
-    result.push(scores);
-  }
-  return result;
-}
-
 function labelList(id2label: Id2Label): string[] {
   const count = Object.keys(id2label).length;
   const labels: string[] = [];
@@ -343,16 +327,6 @@ function groupEntities(entities: readonly LabelledEntity[]): EntityGroup[] {
       end: group[group.length - 1].end,
     };
   });
-}
-
-/** numpy argmax: the first maximum, or the first NaN if there is one. */
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 0; i < values.length; i++) {
-    if (Number.isNaN(values[i])) return i;
-    if (values[i] > values[best]) best = i;
-  }
-  return best;
 }
 
 function maxOf(values: ArrayLike<number>): number {

@@ -9,11 +9,11 @@ import {
 } from 'vscode-languageserver/node';
 import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
-import { classifyText, classifyWholeDocument, zeroShot } from './tasks/classification';
+import { classifyRequest } from './tasks/classification';
 import { generate } from './tasks/generation';
-import { chooseWithDoubleHeads, chooseWithLanguageModel } from './tasks/multipleChoice';
-import { answer as answerQuestion } from './tasks/questionAnswering';
-import { tagDocument, toSpan } from './tasks/tagging';
+import { chooseRequest } from './tasks/multipleChoice';
+import { answerRequest } from './tasks/questionAnswering';
+import { tagRequest } from './tasks/tagging';
 import { ModelRegistry } from './models/registry';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -86,65 +86,31 @@ connection.onRequest(methods.generate, (params, token) =>
 
 connection.onRequest(methods.tag, (params, token) =>
   answer(methods.tag.method, token, () =>
-    models().use(params.role, async (model) => {
-      const result = await tagDocument(model, params.text, params, token);
-      return {
-        spans: result.entities.map(toSpan),
-        model: model.source,
-        windows: result.windows,
-        cachedWindows: result.cachedWindows,
-        tokens: result.tokens,
-      };
-    }),
+    models().use(params.role, (model) => tagRequest(model, params, token)),
   ),
 );
 
 connection.onRequest(methods.classify, (params, token) =>
-  answer(methods.classify.method, token, async () => {
-    const { zeroShot: zeroShotLabels } = params;
-    if (zeroShotLabels) {
-      return models().use('lm', async (model) => ({
-        ...(await zeroShot(
-          model,
-          params.text,
-          zeroShotLabels.labels,
-          zeroShotLabels.template,
-          token,
-        )),
-        model: model.source,
-        zeroShot: true,
-      }));
-    }
-    return models().use('classification', async (model) => ({
-      ...(params.scope === 'document'
-        ? await classifyWholeDocument(model, params.text, params, token)
-        : await classifyText(model, params.text, params)),
-      model: model.source,
-      zeroShot: false,
-    }));
-  }),
+  answer(methods.classify.method, token, () =>
+    models().use(params.zeroShot ? 'lm' : 'classification', (model) =>
+      classifyRequest(model, params, token),
+    ),
+  ),
 );
 
 connection.onRequest(methods.answer, (params, token) =>
   answer(methods.answer.method, token, () =>
-    models().use('qa', async (model) => ({
-      answers: await answerQuestion(model, params.question, params.context, params, token),
-      model: model.source,
-    })),
+    models().use('qa', (model) => answerRequest(model, params, token)),
   ),
 );
 
 connection.onRequest(methods.choose, (params, token) =>
   answer(methods.choose.method, token, () =>
     models().isConfigured('multipleChoice')
-      ? models().use('multipleChoice', async (model) => ({
-          ...(await chooseWithDoubleHeads(model, params.context, params.options)),
-          model: model.source,
-        }))
-      : models().use('lm', async (model) => ({
-          ...(await chooseWithLanguageModel(model, params.context, params.options, token)),
-          model: model.source,
-        })),
+      ? models().use('multipleChoice', (model) =>
+          chooseRequest(model, params, token, 'double-heads'),
+        )
+      : models().use('lm', (model) => chooseRequest(model, params, token, 'language-model')),
   ),
 );
 

@@ -1,5 +1,5 @@
-// onnxruntime tensors as the graphs take and give them: int64 inputs, and a NaN guard on the
-// outputs that become scores or text.
+// onnxruntime tensors as the graphs take and give them: int64 inputs, empty key/value caches,
+// and a NaN guard on the outputs that become scores or text.
 import { Tensor } from 'onnxruntime-node';
 import { HostError } from './errors';
 
@@ -9,6 +9,25 @@ export function int64Tensor(dims: number[], values: ArrayLike<number>): Tensor {
     BigInt64Array.from(values as ArrayLike<number>, (v) => BigInt(v)),
     dims,
   );
+}
+
+/**
+ * Zero-length `past_key_values.{i}.key|value` feeds [1, n_head, 0, head_dim]: what a graph with
+ * a key/value cache takes for a first pass without one.
+ */
+export function emptyPastKeyValues(config: {
+  n_layer: number;
+  n_head: number;
+  n_embd: number;
+}): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  const dims = [1, config.n_head, 0, config.n_embd / config.n_head];
+  for (let layer = 0; layer < config.n_layer; layer++) {
+    for (const kind of ['key', 'value']) {
+      feeds[`past_key_values.${layer}.${kind}`] = new Tensor('float32', new Float32Array(0), dims);
+    }
+  }
+  return feeds;
 }
 
 /** Outputs that become scores or text; a NaN in them must be an error, never a score shown. */

@@ -3,6 +3,14 @@ import { byteLevelTokenBytes } from './byteLevel';
 /** A half-open [start, end) range in UTF-16 code units (JavaScript string and VS Code indices). */
 export type Utf16Range = [start: number, end: number];
 
+/** A text as GPT-2 reads it: token ids, byte-level token strings, and where each token lies. */
+export interface EncodedText {
+  ids: number[];
+  tokens: string[];
+  /** UTF-16 ranges in the text (transformers.js gives no offsets for byte-level BPE). */
+  offsets: Utf16Range[];
+}
+
 export interface TokenOffsetsOptions {
   /** Token strings to locate literally (added tokens such as '<|endoftext|>'). A token that is
    *  not valid byte-level text is always matched literally, listed here or not. */

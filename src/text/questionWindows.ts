@@ -4,16 +4,14 @@
 // special tokens, so a span is the question's tokens followed directly by a window of the
 // context's tokens (no separator, no CLS).
 
+import type { EncodedText } from './offsets';
 import { windowsFor } from './windows';
 
-/** A text's tokens with their character offsets (UTF-16 in this project; see tokenOffsets). */
-export interface EncodedText {
-  ids: readonly number[];
-  offsets: ReadonlyArray<readonly [number, number]>;
-}
+/** The parts of an EncodedText the spans are made of: token ids and their UTF-16 offsets. */
+export type TokensWithOffsets = Pick<EncodedText, 'ids' | 'offsets'>;
 
 /** What a context needs beyond its tokens: the pre-tokenizer word of every token. */
-export interface EncodedContext extends EncodedText {
+export interface EncodedContext extends TokensWithOffsets {
   /** Per token, the index of its pre-tokenizer word (see contextWordIds). */
   wordIds: readonly number[];
 }
@@ -75,7 +73,7 @@ export function questionSpan(
  * room for the context, or a doc_stride not below that room (the tokenizer).
  */
 export function questionWindows(
-  question: EncodedText,
+  question: TokensWithOffsets,
   context: EncodedContext,
   options: QuestionWindowOptions,
 ): QuestionSpan[] {

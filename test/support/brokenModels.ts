@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import type { HeadRole } from '../../src/protocol';
 import { makeConfig, randomWeights } from '../../src/host/convert/maker';
 import { writeOnnxModels } from '../../src/host/convert/checkpoint';
-import type { Gpt2Architecture, Weights } from '../../src/host/convert/gpt2Graph';
+import type { Gpt2Architecture } from '../../src/host/convert/gpt2Config';
+import type { Weights } from '../../src/host/convert/gpt2Graph';
 import { writeSafetensors } from '../../src/host/convert/safetensors';
 import { writeGpt2TokenizerFiles } from '../../src/host/convert/tokenizerFiles';
 

@@ -3,7 +3,8 @@
  * modeling_gpt2 semantics, used only to check the ONNX graphs. One sequence at a time,
  * float64 arithmetic, loops instead of tensors: slow but obviously right.
  */
-import type { Gpt2ConfigJson, Weights } from '../../src/host/convert/gpt2Graph';
+import type { Gpt2Config } from '../../src/host/convert/gpt2Config';
+import type { Weights } from '../../src/host/convert/gpt2Graph';
 
 export interface LayerCache {
   /** [head][position][dim] */
@@ -109,7 +110,7 @@ export function activate(x: number, kind: string): number {
  * A query at absolute index past+i sees key j when j <= past+i and mask[j] is 1.
  */
 export function gpt2Forward(
-  config: Gpt2ConfigJson,
+  config: Gpt2Config,
   weights: Weights,
   ids: number[],
   positions: number[],
@@ -201,13 +202,13 @@ export function gpt2Forward(
 }
 
 /** Tied LM logits: hidden · wte^T. */
-export function lmLogits(config: Gpt2ConfigJson, weights: Weights, hidden: number[]): number[] {
+export function lmLogits(config: Gpt2Config, weights: Weights, hidden: number[]): number[] {
   return linear(hidden, tensor(weights, 'transformer.wte.weight'), undefined, config.vocab_size!);
 }
 
 /** Hidden states of a right- or left-padded sequence whose positions are 0..n-1 (HF heads' default). */
 export function headHidden(
-  config: Gpt2ConfigJson,
+  config: Gpt2Config,
   weights: Weights,
   ids: number[],
   mask: number[],

@@ -5,20 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  architectureOf,
-  buildGpt2Graph,
-  ModelFormatError,
-  readGpt2Dims,
-  type Gpt2ConfigJson,
-  type Weights,
-} from './gpt2Graph';
+import type { WeightDtype } from '../../protocol';
+import { writeFileAtomic } from '../files';
+import { architectureOf, ModelFormatError, readGpt2Config, type Gpt2Config } from './gpt2Config';
+import { buildGpt2Graph, readGpt2Dims, type Weights } from './gpt2Graph';
 import { readSafetensors } from './safetensors';
-
-export type OnnxDtype = 'fp32' | 'q8';
+import { readShardIndex, safetensorsFile, safetensorsIndexFile } from './weights';
 
 export interface ConvertOptions {
-  dtype?: OnnxDtype;
+  dtype?: WeightDtype;
 }
 
 /** Files copied unchanged from the checkpoint when present. */
@@ -32,35 +27,22 @@ const COPIED_FILES = [
   'generation_config.json',
 ];
 
-export function readConfig(dir: string): Gpt2ConfigJson {
-  const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) throw new ModelFormatError(`${dir}: config.json is missing`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Gpt2ConfigJson;
-  } catch (e) {
-    throw new ModelFormatError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
 /** Reads model.safetensors, or the shards listed in model.safetensors.index.json. */
 export function readCheckpointWeights(dir: string): Weights {
-  const single = path.join(dir, 'model.safetensors');
+  const single = path.join(dir, safetensorsFile);
   if (fs.existsSync(single)) return readSafetensors(single).tensors;
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) {
-    const { weight_map: weightMap } = JSON.parse(fs.readFileSync(index, 'utf8')) as {
-      weight_map?: Record<string, string>;
-    };
-    if (!weightMap) throw new ModelFormatError(`${index}: weight_map is missing`);
+  const index = readShardIndex(dir, safetensorsIndexFile);
+  if (index) {
     const weights: Weights = new Map();
-    for (const shard of new Set(Object.values(weightMap))) {
+    for (const shard of index.shards) {
       const file = path.join(dir, shard);
-      if (!fs.existsSync(file)) throw new ModelFormatError(`${index}: shard ${shard} is missing`);
+      if (!fs.existsSync(file))
+        throw new ModelFormatError(`${index.path}: shard ${shard} is missing`);
       for (const [name, tensor] of readSafetensors(file).tensors) weights.set(name, tensor);
     }
-    for (const name of Object.keys(weightMap)) {
+    for (const [name, shard] of Object.entries(index.weightMap)) {
       if (!weights.has(name))
-        throw new ModelFormatError(`${index}: tensor ${name} is not in shard ${weightMap[name]}`);
+        throw new ModelFormatError(`${index.path}: tensor ${name} is not in shard ${shard}`);
     }
     return weights;
   }
@@ -80,7 +62,7 @@ export function readCheckpointWeights(dir: string): Weights {
   );
 }
 
-function checkTiedHead(config: Gpt2ConfigJson, weights: Weights): void {
+function checkTiedHead(config: Gpt2Config, weights: Weights): void {
   const head = weights.get('lm_head.weight');
   const wte = weights.get('transformer.wte.weight') ?? weights.get('wte.weight');
   if (!head || !wte || config.tie_word_embeddings !== false) return;
@@ -97,25 +79,19 @@ function checkTiedHead(config: Gpt2ConfigJson, weights: Weights): void {
   }
 }
 
-function writeAtomically(file: string, bytes: Uint8Array): void {
-  const partial = `${file}.partial`;
-  fs.writeFileSync(partial, bytes);
-  fs.renameSync(partial, file);
-}
-
 /** Writes onnx/model.onnx (and onnx/model_quantized.onnx for q8) for the config's architecture. */
 export function writeOnnxModels(
   outDir: string,
-  config: Gpt2ConfigJson,
+  config: Gpt2Config,
   weights: Weights,
-  dtype: OnnxDtype,
+  dtype: WeightDtype,
   fp32Model = buildGpt2Graph(config, weights),
 ): void {
   const onnxDir = path.join(outDir, 'onnx');
   fs.mkdirSync(onnxDir, { recursive: true });
-  writeAtomically(path.join(onnxDir, 'model.onnx'), fp32Model);
+  writeFileAtomic(path.join(onnxDir, 'model.onnx'), fp32Model);
   if (dtype === 'q8') {
-    writeAtomically(
+    writeFileAtomic(
       path.join(onnxDir, 'model_quantized.onnx'),
       buildGpt2Graph(config, weights, { quantize: true }),
     );
@@ -129,8 +105,8 @@ export function convertCheckpoint(
   options: ConvertOptions = {},
 ): void {
   if (!fs.existsSync(srcDir)) throw new ModelFormatError(`${srcDir}: folder does not exist`);
-  const config = readConfig(srcDir);
-  architectureOf(config);
+  const config = readGpt2Config(srcDir);
+  architectureOf(config, srcDir);
   readGpt2Dims(config);
   const weights = readCheckpointWeights(srcDir);
   checkTiedHead(config, weights);

@@ -35,6 +35,13 @@
  * com.microsoft DynamicQuantizeMatMul (per-column scales); embeddings and small heads stay fp32.
  */
 import { GraphBuilder, MS_DOMAIN, type Dim } from './proto';
+import {
+  architectureOf,
+  ModelFormatError,
+  validateGpt2Config,
+  type Gpt2Architecture,
+  type Gpt2Config,
+} from './gpt2Config';
 import { quantizeColumns, quantizeTransposed } from './quantize';
 
 export interface WeightTensor {
@@ -42,42 +49,6 @@ export interface WeightTensor {
   data: Float32Array;
 }
 export type Weights = Map<string, WeightTensor>;
-
-/** config.json as Hugging Face writes it (only the fields read here). */
-export interface Gpt2ConfigJson {
-  architectures?: string[];
-  model_type?: string;
-  vocab_size?: number;
-  n_positions?: number;
-  n_ctx?: number;
-  n_embd?: number;
-  n_layer?: number;
-  n_head?: number;
-  n_inner?: number | null;
-  activation_function?: string;
-  layer_norm_epsilon?: number;
-  scale_attn_weights?: boolean;
-  scale_attn_by_inverse_layer_idx?: boolean;
-  add_cross_attention?: boolean;
-  pad_token_id?: number | null;
-  num_labels?: number;
-  id2label?: Record<string, string>;
-  summary_type?: string;
-  summary_use_proj?: boolean;
-  summary_proj_to_labels?: boolean;
-  summary_activation?: string | null;
-  [key: string]: unknown;
-}
-
-export const ARCHITECTURES = [
-  'GPT2Model',
-  'GPT2LMHeadModel',
-  'GPT2ForTokenClassification',
-  'GPT2ForSequenceClassification',
-  'GPT2ForQuestionAnswering',
-  'GPT2DoubleHeadsModel',
-] as const;
-export type Gpt2Architecture = (typeof ARCHITECTURES)[number];
 
 export type HeadKind =
   'token-classification' | 'sequence-classification' | 'question-answering' | 'causal-lm';
@@ -108,14 +79,6 @@ export interface BuildOptions {
    */
   newKeyValues?: boolean;
   quantize?: boolean;
-}
-
-/** An error in a model's files (config or weights) that names what is wrong. */
-export class ModelFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelFormatError';
-  }
 }
 
 export interface Gpt2Dims {
@@ -150,8 +113,8 @@ export const SUPPORTED_ACTIVATIONS = [
   'linear',
 ];
 
-function positiveInt(config: Gpt2ConfigJson, key: string, fallback?: number): number {
-  const value = config[key] ?? fallback;
+function positiveInt(config: Gpt2Config, key: string): number {
+  const value = config[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw new ModelFormatError(
       `config.json: ${key} must be a positive integer (got ${JSON.stringify(value)})`,
@@ -160,20 +123,11 @@ function positiveInt(config: Gpt2ConfigJson, key: string, fallback?: number): nu
   return value;
 }
 
-/** Reads the dimensions from config.json, with HF's GPT2Config defaults. */
-export function readGpt2Dims(config: Gpt2ConfigJson): Gpt2Dims {
-  if (config.model_type !== undefined && config.model_type !== 'gpt2') {
-    throw new ModelFormatError(
-      `config.json: model_type is "${config.model_type}", expected "gpt2"`,
-    );
-  }
+/** The dimensions of the graph from a config.json, with HF's GPT2Config defaults. */
+export function readGpt2Dims(config: Gpt2Config): Gpt2Dims {
+  validateGpt2Config(config, 'config.json');
   if (config.add_cross_attention) {
     throw new ModelFormatError('config.json: add_cross_attention is not supported');
-  }
-  const nEmbd = positiveInt(config, 'n_embd', 768);
-  const nHead = positiveInt(config, 'n_head', 12);
-  if (nEmbd % nHead !== 0) {
-    throw new ModelFormatError(`config.json: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
   }
   const activation = config.activation_function ?? 'gelu_new';
   if (!SUPPORTED_ACTIVATIONS.includes(activation)) {
@@ -182,14 +136,15 @@ export function readGpt2Dims(config: Gpt2ConfigJson): Gpt2Dims {
     );
   }
   const labels = config.id2label ? Object.keys(config.id2label).length : undefined;
+  const nEmbd = config.n_embd;
   return {
-    nLayer: positiveInt(config, 'n_layer', 12),
-    nHead,
+    nLayer: config.n_layer,
+    nHead: config.n_head,
     nEmbd,
-    headDim: nEmbd / nHead,
+    headDim: nEmbd / config.n_head,
     nInner: config.n_inner == null ? 4 * nEmbd : positiveInt(config, 'n_inner'),
-    vocabSize: positiveInt(config, 'vocab_size', 50257),
-    nPositions: positiveInt(config, 'n_positions', (config.n_ctx as number | undefined) ?? 1024),
+    vocabSize: config.vocab_size,
+    nPositions: config.n_positions,
     epsilon: config.layer_norm_epsilon ?? 1e-5,
     activation,
     scaleAttnWeights: config.scale_attn_weights ?? true,
@@ -197,16 +152,6 @@ export function readGpt2Dims(config: Gpt2ConfigJson): Gpt2Dims {
     padTokenId: config.pad_token_id ?? null,
     numLabels: config.num_labels ?? labels ?? 2,
   };
-}
-
-export function architectureOf(config: Gpt2ConfigJson): Gpt2Architecture {
-  const name = config.architectures?.[0] ?? 'GPT2Model';
-  if (!(ARCHITECTURES as readonly string[]).includes(name)) {
-    throw new ModelFormatError(
-      `config.json: architecture "${name}" is not supported (supported: ${ARCHITECTURES.join(', ')})`,
-    );
-  }
-  return name as Gpt2Architecture;
 }
 
 const BACKBONE_PREFIX = 'transformer.';
@@ -593,7 +538,7 @@ const SEQ: Dim = 'sequence_length';
 
 /** Builds the ONNX model (serialised ModelProto bytes). See the comment at the top of this file. */
 export function buildGpt2Graph(
-  config: Gpt2ConfigJson,
+  config: Gpt2Config,
   weights: Weights,
   options: BuildOptions = {},
 ): Uint8Array {
@@ -783,7 +728,7 @@ function buildCausalLm(
 }
 
 /** HF SequenceSummary as configured by summary_* (dropouts are inactive at inference). */
-function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: Weights): void {
+function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2Config, weights: Weights): void {
   const { g, dims } = w;
   const CHOICES = 'num_choices';
   const ids3 = g.input('input_ids', 'int64', [BATCH, CHOICES, SEQ]);

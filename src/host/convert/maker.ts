@@ -9,13 +9,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  ARCHITECTURES,
-  type Gpt2Architecture,
-  type Gpt2ConfigJson,
-  type Weights,
-} from './gpt2Graph';
-import { writeOnnxModels, type OnnxDtype } from './checkpoint';
+import type { WeightDtype } from '../../protocol';
+import { ARCHITECTURES, type Gpt2Architecture, type Gpt2Config } from './gpt2Config';
+import type { Weights } from './gpt2Graph';
+import { writeOnnxModels } from './checkpoint';
 import { writeSafetensors } from './safetensors';
 import { writeGpt2TokenizerFiles } from './tokenizerFiles';
 
@@ -33,15 +30,15 @@ export interface MakeModelOptions {
   /** Std of biases and of the LayerNorm parameters around 0 / 1 (default 0.1). */
   biasStd?: number;
   /** 'q8' also writes onnx/model_quantized.onnx. */
-  dtype?: OnnxDtype;
+  dtype?: WeightDtype;
   /** Also write model.safetensors (HF layout) next to config.json. */
   safetensors?: boolean;
   /** Overrides of config.json fields (activation_function, n_inner, pad_token_id...). */
-  config?: Partial<Gpt2ConfigJson>;
+  config?: Partial<Gpt2Config>;
 }
 
 export interface MadeModel {
-  config: Gpt2ConfigJson;
+  config: Gpt2Config;
   /** The checkpoint's weights with HF names (what model.safetensors holds). */
   weights: Weights;
 }
@@ -112,8 +109,8 @@ export function makeConfig(
   architecture: Gpt2Architecture,
   size: ModelSize,
   labels: string[],
-  overrides: Partial<Gpt2ConfigJson> = {},
-): Gpt2ConfigJson {
+  overrides: Partial<Gpt2Config> = {},
+): Gpt2Config {
   const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
   const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
   return {
@@ -149,7 +146,7 @@ export function makeConfig(
 
 /** Random weights for `config` with HF's names and layouts (Conv1D [in, out], nn.Linear [out, in]). */
 export function randomWeights(
-  config: Gpt2ConfigJson,
+  config: Gpt2Config,
   seed: number,
   std = 0.02,
   biasStd = 0.1,

@@ -5,7 +5,8 @@
  * widened to f32 on read.
  */
 import * as fs from 'node:fs';
-import { ModelFormatError, type WeightTensor, type Weights } from './gpt2Graph';
+import { ModelFormatError } from './gpt2Config';
+import type { WeightTensor, Weights } from './gpt2Graph';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertCheckpoint } from '../convert/checkpoint';
 import { HostError } from '../errors';
+import { writeFolderAtomic } from '../files';
+import { safetensorsFile, safetensorsFiles } from '../convert/weights';
 import type { CheckpointConverter } from './loadedModel';
 
 async function hashFiles(folder: string, names: string[]): Promise<string> {
@@ -19,23 +21,14 @@ async function hashFiles(folder: string, names: string[]): Promise<string> {
   return hash.digest('hex').slice(0, 32);
 }
 
-function weightFiles(folder: string): string[] {
-  const index = join(folder, 'model.safetensors.index.json');
-  if (existsSync(index)) {
-    const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> })
-      .weight_map;
-    return [...new Set(Object.values(map ?? {}))].sort();
-  }
-  return ['model.safetensors'];
-}
-
 /**
  * Safetensors checkpoints become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
  * hash of config.json and the weights, so a checkpoint is converted once and a changed one again.
  */
 export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dtype, report) => {
   report('Checking the checkpoint…');
-  const files = ['config.json', ...weightFiles(folder)];
+  const weights = safetensorsFiles(folder);
+  const files = ['config.json', ...(weights.length > 0 ? weights : [safetensorsFile])];
   for (const file of files) {
     if (!existsSync(join(folder, file))) throw new HostError(`The checkpoint is missing ${file}.`);
   }
@@ -43,22 +36,18 @@ export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dt
   const target = join(cacheDir, 'converted', `${key}-${dtype}`);
   if (existsSync(join(target, 'onnx', 'model.onnx'))) return target;
   report('Building the ONNX graph from model.safetensors (once per checkpoint)…');
-  const partial = `${target}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  try {
-    convertCheckpoint(folder, partial, { dtype });
-  } catch (error) {
-    rmSync(partial, { recursive: true, force: true });
-    throw new HostError(`The checkpoint could not be converted: ${(error as Error).message}`);
-  }
-  if (!existsSync(join(partial, 'tokenizer.json'))) {
-    rmSync(partial, { recursive: true, force: true });
-    throw new HostError(
-      'The checkpoint has no tokenizer.json. Save the tokenizer with a fast tokenizer ' +
-        '(tokenizer.save_pretrained(folder) writes tokenizer.json).',
-    );
-  }
-  rmSync(target, { recursive: true, force: true });
-  renameSync(partial, target);
+  await writeFolderAtomic(target, (partial) => {
+    try {
+      convertCheckpoint(folder, partial, { dtype });
+    } catch (error) {
+      throw new HostError(`The checkpoint could not be converted: ${(error as Error).message}`);
+    }
+    if (!existsSync(join(partial, 'tokenizer.json'))) {
+      throw new HostError(
+        'The checkpoint has no tokenizer.json. Save the tokenizer with a fast tokenizer ' +
+          '(tokenizer.save_pretrained(folder) writes tokenizer.json).',
+      );
+    }
+  });
   return target;
 };

@@ -1,19 +1,14 @@
 // Hub repositories that publish a PyTorch checkpoint in safetensors but no ONNX export (most
 // fine-tuned GPT-2 heads): their files are downloaded into the cache like transformers.js does
 // for ONNX repositories, then converted to ONNX like a local checkpoint folder.
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HostError } from '../errors';
-import { transformers } from './runtime';
+import { writeFolderAtomic } from '../files';
+import { readShardIndex, safetensorsFile, safetensorsIndexFile } from '../convert/weights';
+import { offlineMissingMessage, transformers } from './runtime';
 
 const requiredFiles = ['config.json', 'tokenizer.json'];
 const optionalFiles = [
@@ -78,61 +73,29 @@ export async function hubCheckpoint(
 ): Promise<string> {
   const folder = hubCheckpointFolder(cacheDir, hubId);
   if (existsSync(join(folder, completeMarker))) return folder;
-  if (offline) {
-    throw new HostError(
-      `"${hubId}" is not on this machine and "gpt2Heads.offline" is on. Turn off ` +
-        `"gpt2Heads.offline" to download it once, or set the model to a local folder.`,
-    );
-  }
-  const partial = `${folder}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
+  if (offline) throw new HostError(offlineMissingMessage(hubId));
+  const fetchInto = (partial: string, file: string, required: boolean) =>
+    fetchFile(hubId, file, join(partial, file), signal, report, required);
   try {
-    for (const file of requiredFiles) {
-      await fetchFile(hubId, file, join(partial, file), signal, report, true);
-    }
-    for (const file of optionalFiles) {
-      await fetchFile(hubId, file, join(partial, file), signal, report, false);
-    }
-    const single = await fetchFile(
-      hubId,
-      'model.safetensors',
-      join(partial, 'model.safetensors'),
-      signal,
-      report,
-      false,
-    );
-    if (!single) {
-      const index = join(partial, 'model.safetensors.index.json');
-      const sharded = await fetchFile(
-        hubId,
-        'model.safetensors.index.json',
-        index,
-        signal,
-        report,
-        false,
-      );
-      if (!sharded) {
-        throw new HostError(
-          `"${hubId}" has neither an ONNX export (onnx/model.onnx) nor a safetensors checkpoint ` +
-            `(model.safetensors). GPT-2 Heads does not load pytorch_model.bin: it is a Python ` +
-            `pickle, which can run code when loaded.`,
-        );
+    await writeFolderAtomic(folder, async (partial) => {
+      for (const file of requiredFiles) await fetchInto(partial, file, true);
+      for (const file of optionalFiles) await fetchInto(partial, file, false);
+      if (!(await fetchInto(partial, safetensorsFile, false))) {
+        if (!(await fetchInto(partial, safetensorsIndexFile, false))) {
+          throw new HostError(
+            `"${hubId}" has neither an ONNX export (onnx/model.onnx) nor a safetensors checkpoint ` +
+              `(model.safetensors). GPT-2 Heads does not load pytorch_model.bin: it is a Python ` +
+              `pickle, which can run code when loaded.`,
+          );
+        }
+        for (const shard of readShardIndex(partial, safetensorsIndexFile)?.shards ?? []) {
+          await fetchInto(partial, shard, true);
+        }
       }
-      const { readFileSync } = await import('node:fs');
-      const map = (
-        JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }
-      ).weight_map;
-      for (const shard of new Set(Object.values(map ?? {}))) {
-        await fetchFile(hubId, shard, join(partial, shard), signal, report, true);
-      }
-    }
-    writeFileSync(join(partial, completeMarker), new Date().toISOString());
-    rmSync(folder, { recursive: true, force: true });
-    mkdirSync(dirname(folder), { recursive: true });
-    renameSync(partial, folder);
+      writeFileSync(join(partial, completeMarker), new Date().toISOString());
+    });
     return folder;
   } catch (error) {
-    rmSync(partial, { recursive: true, force: true });
     if (signal.aborted) throw new HostError(`Downloading "${hubId}" was cancelled.`);
     throw error;
   }

@@ -3,15 +3,15 @@ import type { InferenceSession } from 'onnxruntime-common';
 import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
   'resolution-mode': 'import',
 };
-import type { ModelInfo } from '../../protocol';
-import type { Architecture, Gpt2Config } from './modelFolder';
+import type { ModelInfo, WeightDtype } from '../../protocol';
+import type { Gpt2Architecture, Gpt2Config } from '../convert/gpt2Config';
 
 export interface LoadedModel {
   source: string;
   /** Local folder the files were read from (after download or conversion). */
   folder: string;
   config: Gpt2Config;
-  architecture: Architecture;
+  architecture: Gpt2Architecture;
   tokenizer: PreTrainedTokenizer;
   session: InferenceSession;
   /** generation_config.json, or {} when the folder has none. */
@@ -23,6 +23,6 @@ export interface LoadedModel {
 export type CheckpointConverter = (
   folder: string,
   cacheDir: string,
-  dtype: 'fp32' | 'q8',
+  dtype: WeightDtype,
   report: (message: string) => void,
 ) => Promise<string>;

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { InferenceSession } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
   'resolution-mode': 'import',
 };
@@ -11,25 +11,28 @@ import {
   type HostSettings,
   type LoadProgress,
   type ModelInfo,
+  type WeightDtype,
 } from '../../protocol';
 import { convertWithCache } from './convertedCache';
 import { HostError } from '../errors';
 import { hubCheckpoint, hubCheckpointFolder } from './hubCheckpoint';
 import { SharedBackbones, sharesHead } from './sharedBackbone';
 import {
-  architectureOf,
   expandPath,
   inspectLocalFolder,
   isHubId,
   isLocalSource,
   labelsOf,
   parameterCount,
-  validateConfig,
-  type Architecture,
-  type Gpt2Config,
 } from './modelFolder';
-import { transformers, useNetworkPolicy } from './runtime';
-import { int64Tensor, requireFinite } from '../tensors';
+import {
+  architectureOf,
+  validateGpt2Config,
+  type Gpt2Architecture,
+  type Gpt2Config,
+} from '../convert/gpt2Config';
+import { offlineMissingMessage, transformers, useNetworkPolicy } from './runtime';
+import { emptyPastKeyValues, int64Tensor, requireFinite } from '../tensors';
 import type { CheckpointConverter, LoadedModel } from './loadedModel';
 
 export const roleTitles: Record<HeadRole, string> = {
@@ -194,7 +197,7 @@ export class ModelRegistry {
       this.onProgress({ source, message, percent });
     let folder: string;
     let config: Gpt2Config;
-    let architecture: Architecture;
+    let architecture: Gpt2Architecture;
     let format: 'onnx' | 'safetensors' = 'onnx';
     let local = false;
     let sharedSession: InferenceSession | undefined;
@@ -229,7 +232,7 @@ export class ModelRegistry {
       folder = source;
       const { AutoConfig } = transformers();
       const hubConfig = await AutoConfig.from_pretrained(source, this.hubOptions(report));
-      config = validateConfig(hubConfig as unknown as Gpt2Config, source);
+      config = validateGpt2Config(hubConfig, source);
       architecture = architectureOf(config, source);
     } else {
       throw new HostError(
@@ -355,12 +358,12 @@ export class ModelRegistry {
     return this.shared.sessionFor(folder, peers);
   }
 
-  private wantedDtype(): 'fp32' | 'q8' {
+  private wantedDtype(): WeightDtype {
     return this.settings.dtype === 'fp32' ? 'fp32' : 'q8';
   }
 
   /** auto = int8 where the folder has it; an explicit choice must exist. */
-  private localDtype(folder: string): 'fp32' | 'q8' {
+  private localDtype(folder: string): WeightDtype {
     const hasQ8 = existsSync(join(folder, 'onnx', 'model_quantized.onnx'));
     const hasFp32 = existsSync(join(folder, 'onnx', 'model.onnx'));
     if (this.settings.dtype === 'q8' && !hasQ8) {
@@ -401,7 +404,7 @@ const probeInputs =
 async function probe(model: {
   source: string;
   config: Gpt2Config;
-  architecture: Architecture;
+  architecture: Gpt2Architecture;
   tokenizer: PreTrainedTokenizer;
   session: InferenceSession;
   labels: string[];
@@ -410,19 +413,18 @@ async function probe(model: {
   if (!session.inputNames.every((name) => probeInputs.test(name))) return;
   const id = Math.max(config.vocab_size, tokenizerVocabSize(model.tokenizer)) - 1;
   const shape = model.architecture === 'GPT2DoubleHeadsModel' ? [1, 1, 1] : [1, 1];
-  const { Tensor } = await import('onnxruntime-node');
-  const feeds: Record<string, InstanceType<typeof Tensor>> = {};
-  const headDim = config.n_embd / config.n_head;
+  const past = emptyPastKeyValues(config);
+  const feeds: Record<string, Tensor> = {};
   for (const name of session.inputNames) {
     if (name === 'input_ids') feeds[name] = int64Tensor(shape, [id]);
     else if (name === 'attention_mask') feeds[name] = int64Tensor(shape, [1]);
     else if (name === 'position_ids') feeds[name] = int64Tensor(shape, [0]);
     else if (name === 'mc_token_ids') feeds[name] = int64Tensor([1, 1], [0]);
-    else feeds[name] = new Tensor('float32', new Float32Array(0), [1, config.n_head, 0, headDim]);
+    else feeds[name] = past[name];
   }
   let outputs;
   try {
-    outputs = (await session.run(feeds)) as Record<string, InstanceType<typeof Tensor>>;
+    outputs = (await session.run(feeds)) as Record<string, Tensor>;
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];
     if (/out of data bounds|out of range|indices/i.test(message)) {
@@ -434,7 +436,7 @@ async function probe(model: {
     }
     throw new HostError(`"${source}" loads but does not run: ${message}`);
   }
-  const widths: Partial<Record<Architecture, number | undefined>> = {
+  const widths: Partial<Record<Gpt2Architecture, number | undefined>> = {
     GPT2ForTokenClassification: outputs.logits?.dims[2],
     GPT2ForSequenceClassification: outputs.logits?.dims[1],
   };
@@ -461,7 +463,7 @@ function tokenizerVocabSize(tokenizer: PreTrainedTokenizer): number {
   return ids.reduce<number>((size, id) => Math.max(size, Number(id) + 1), 0);
 }
 
-function labelCount(config: Gpt2Config, architecture: Architecture): number {
+function labelCount(config: Gpt2Config, architecture: Gpt2Architecture): number {
   if (
     architecture === 'GPT2ForTokenClassification' ||
     architecture === 'GPT2ForSequenceClassification'
@@ -492,10 +494,7 @@ export function describeLoadError(error: unknown, source: string, offline: boole
   if (error instanceof HostError) return error.message;
   const message = error instanceof Error ? error.message : String(error);
   if (offline && /local_files_only|not found locally|allowRemoteModels|offline/i.test(message)) {
-    return (
-      `"${source}" is not on this machine and "gpt2Heads.offline" is on. Turn off ` +
-      `"gpt2Heads.offline" to download it once, or set the model to a local folder.`
-    );
+    return offlineMissingMessage(source);
   }
   if (/protobuf|Failed to load model|invalid model|ONNX/i.test(message)) {
     return `The ONNX file of "${source}" could not be loaded; it is damaged or not ONNX (${message.split('\n')[0]}).`;

@@ -16,6 +16,14 @@ export function transformers(): typeof Transformers {
   return loaded;
 }
 
+/** A Hub model that is not downloaded, while "gpt2Heads.offline" forbids downloading it. */
+export function offlineMissingMessage(source: string): string {
+  return (
+    `"${source}" is not on this machine and "gpt2Heads.offline" is on. Turn off ` +
+    `"gpt2Heads.offline" to download it once, or set the model to a local folder.`
+  );
+}
+
 let offline = true;
 let signalFor: (url: string) => AbortSignal | undefined = () => undefined;
 

@@ -4,19 +4,23 @@
 // view that answers with its own outputs under the usual names; the last inputs' outputs are kept,
 // so when another head asks for the same window it costs nothing.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LRUCache } from 'lru-cache';
 import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { byteBoundedCache, bytesOfData, cacheBudgets } from '../caches';
 import { readCheckpointWeights } from '../convert/checkpoint';
+import { readGpt2Config, type Gpt2Config } from '../convert/gpt2Config';
 import {
   backboneTensors,
   buildGpt2Graph,
   readGpt2Dims,
-  type Gpt2ConfigJson,
   type HeadKind,
   type HeadSpec,
   type Weights,
 } from '../convert/gpt2Graph';
+import { hasSafetensors, safetensorsFile, safetensorsIndexFile } from '../convert/weights';
+import { writeFileAtomic } from '../files';
 
 const headKinds: Record<string, HeadKind> = {
   GPT2ForTokenClassification: 'token-classification',
@@ -33,7 +37,7 @@ const outputNames: Record<HeadKind, string[]> = {
 
 interface Checkpoint {
   folder: string;
-  config: Gpt2ConfigJson;
+  config: Gpt2Config;
   kind: HeadKind;
   backbone: string;
 }
@@ -41,7 +45,7 @@ interface Checkpoint {
 interface Group {
   members: string[];
   session: Promise<InferenceSession>;
-  recent: Map<string, Record<string, Tensor>>;
+  recent: LRUCache<string, Record<string, Tensor>>;
   users: number;
 }
 
@@ -50,10 +54,6 @@ export let sharedForwardPasses = 0;
 
 export function sharesHead(architecture: string): boolean {
   return architecture in headKinds;
-}
-
-function readConfigJson(folder: string): Gpt2ConfigJson {
-  return JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Gpt2ConfigJson;
 }
 
 function inputsKey(feeds: Record<string, Tensor>): string {
@@ -98,7 +98,10 @@ export class SharedBackbones {
       group = {
         members: members.map((m) => m.folder),
         session: this.build(members),
-        recent: new Map(),
+        // Recent windows' outputs: another head tagging the same document finds them.
+        recent: byteBoundedCache<Record<string, Tensor>>(cacheBudgets.sharedPasses, (outputs) =>
+          bytesOfData(Object.values(outputs)),
+        ),
         users: 0,
       };
       this.groups.set(key, group);
@@ -112,13 +115,8 @@ export class SharedBackbones {
     let pending = this.checkpoints.get(folder);
     if (!pending) {
       pending = Promise.resolve().then(() => {
-        if (
-          !existsSync(join(folder, 'model.safetensors')) &&
-          !existsSync(join(folder, 'model.safetensors.index.json'))
-        ) {
-          return undefined;
-        }
-        const config = readConfigJson(folder);
+        if (!hasSafetensors(folder)) return undefined;
+        const config = readGpt2Config(folder);
         const kind = headKinds[config.architectures?.[0] ?? ''];
         if (!kind) return undefined;
         const dims = readGpt2Dims(config);
@@ -151,7 +149,7 @@ export class SharedBackbones {
       identity.update(member.backbone);
       const stat = statSync(join(member.folder, 'config.json'));
       identity.update(`${member.folder}:${stat.mtimeMs}`);
-      for (const file of ['model.safetensors', 'model.safetensors.index.json']) {
+      for (const file of [safetensorsFile, safetensorsIndexFile]) {
         const path = join(member.folder, file);
         if (existsSync(path))
           identity.update(`${file}:${statSync(path).size}:${statSync(path).mtimeMs}`);
@@ -167,10 +165,7 @@ export class SharedBackbones {
       }));
       const backbone: Weights = heads[0].weights!;
       const graph = buildGpt2Graph(members[0].config, backbone, { heads, quantize: this.quantize });
-      mkdirSync(join(this.cacheDir, 'shared'), { recursive: true });
-      const partial = `${file}.partial-${process.pid}`;
-      writeFileSync(partial, graph);
-      renameSync(partial, file);
+      writeFileAtomic(file, graph);
     }
     return InferenceSession.create(file, this.sessionOptions);
   }
@@ -189,9 +184,6 @@ export class SharedBackbones {
         outputs = (await session.run(feeds)) as Record<string, Tensor>;
         sharedForwardPasses++;
         group.recent.set(key, outputs);
-        // Keep recent windows (a few MB): another head tagging the same document finds them.
-        while (group.recent.size > 512)
-          group.recent.delete(group.recent.keys().next().value as string);
       }
       return Object.fromEntries(names.map((name) => [name, outputs[`${prefix}.${name}`]]));
     };

@@ -1,19 +1,22 @@
 import type { Tensor } from 'onnxruntime-node';
+import type { LRUCache } from 'lru-cache';
 import {
   classifyDocument,
   classifySequence,
-  softmax,
   type FunctionToApply,
   type LabelScore,
   type ProblemType,
   type WindowAggregation,
 } from '../../heads/sequenceClassification';
 import { scoreContinuation, scoringInput, zeroShotInputs } from '../../heads/lmScoring';
-import { defaultContext, documentChunks } from '../../text/documentChunks';
-import { errorCodes } from '../../protocol';
+import { softmax } from '../../heads/math';
+import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
+import { errorCodes, type ClassifyParams, type ClassifyResult } from '../../protocol';
+import { byteBoundedCache, cacheBudgets } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { encode, lineStarts, runPadded } from './run';
+import { emptyPastKeyValues } from '../tensors';
+import { encode, runPadded } from './run';
 
 export interface ClassificationResult {
   labels: LabelScore[];
@@ -77,7 +80,7 @@ export async function classifyText(
   };
 }
 
-const documentCaches = new WeakMap<LoadedModel, Map<string, number[]>>();
+const documentCaches = new WeakMap<LoadedModel, LRUCache<string, number[]>>();
 
 /**
  * The whole document: consecutive windows of the model's context, each classified, the
@@ -94,33 +97,34 @@ export async function classifyWholeDocument(
   const encoded = encode(model, text);
   const ids = encoded.ids;
   if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
-  const cache = documentCaches.get(model) ?? new Map<string, number[]>();
+  const cache =
+    documentCaches.get(model) ??
+    byteBoundedCache<number[]>(cacheBudgets.documentClassification, (logits) => 8 * logits.length);
   documentCaches.set(model, cache);
   // The same windows as NER/POS tagging (see documentChunks): an edit changes only its own, and
   // a sequence head that shares their backbone gets its logits from the same forward passes.
   const maxLength = model.config.n_positions;
   const chunks = documentChunks(
     ids,
-    lineStarts(text, encoded),
+    lineStarts(text, encoded.offsets),
     maxLength,
-    defaultContext(maxLength),
+    defaultLeftContextTokens(maxLength),
   );
   const windowLogits: number[][] = [];
   const counts: number[] = [];
-  const used = new Map<string, number[]>();
   for (const chunk of chunks) {
     throwIfCancelled(token);
     const windowIds = ids.slice(chunk.windowStart, chunk.end);
     const key = windowIds.join(',');
-    const logits = cache.get(key) ?? (await pooledLogits(model, windowIds));
-    used.set(key, logits);
+    let logits = cache.get(key);
+    if (!logits) {
+      logits = await pooledLogits(model, windowIds);
+      cache.set(key, logits);
+    }
     windowLogits.push(logits);
     // A window counts for the tokens it adds; its left context belongs to the window before.
     counts.push(chunk.end - chunk.start);
   }
-  // Keep only this document's windows: the cache follows the document being edited.
-  cache.clear();
-  for (const [key, logits] of used) cache.set(key, logits);
   const result = classifyDocument(windowLogits, counts, {
     ...classifierConfig(model),
     ...options,
@@ -172,21 +176,9 @@ export async function scoreContinuations(
 
 /** LM logits for every position of one sequence (empty past for KV-cache graphs). */
 async function lmLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
-  const extra: Record<string, Tensor> = {};
-  const { Tensor: OrtTensor } = await import('onnxruntime-node');
-  if (model.session.inputNames.includes('past_key_values.0.key')) {
-    const headDim = model.config.n_embd / model.config.n_head;
-    for (let layer = 0; layer < model.config.n_layer; layer++) {
-      for (const kind of ['key', 'value']) {
-        extra[`past_key_values.${layer}.${kind}`] = new OrtTensor('float32', new Float32Array(0), [
-          1,
-          model.config.n_head,
-          0,
-          headDim,
-        ]);
-      }
-    }
-  }
+  const extra = model.session.inputNames.includes('past_key_values.0.key')
+    ? emptyPastKeyValues(model.config)
+    : {};
   const outputs = await runPadded(model, [ids], extra, ['logits']);
   const logits = outputs.logits as Tensor | undefined;
   if (!logits)
@@ -235,4 +227,22 @@ export async function zeroShot(
     windows: 1,
     tokens: model.tokenizer.encode(text, { add_special_tokens: false }).length,
   };
+}
+
+/**
+ * A classify request: zero-shot with the LM when it lists labels, else the fine-tuned head on
+ * one passage or on the whole document.
+ */
+export async function classifyRequest(
+  model: LoadedModel,
+  params: ClassifyParams,
+  token: Cancellation,
+): Promise<ClassifyResult> {
+  const { zeroShot: zeroShotLabels } = params;
+  const result = zeroShotLabels
+    ? await zeroShot(model, params.text, zeroShotLabels.labels, zeroShotLabels.template, token)
+    : params.scope === 'document'
+      ? await classifyWholeDocument(model, params.text, params, token)
+      : await classifyText(model, params.text, params);
+  return { ...result, model: model.source, zeroShot: zeroShotLabels !== undefined };
 }

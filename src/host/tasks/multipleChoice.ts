@@ -7,7 +7,7 @@ import {
   type RankedChoice,
 } from '../../heads/multipleChoice';
 import { scoreContinuations } from './classification';
-import { errorCodes } from '../../protocol';
+import { errorCodes, type ChooseParams, type ChooseResult } from '../../protocol';
 import { exclusive } from '../inferenceQueue';
 import { HostError, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
@@ -99,4 +99,23 @@ export async function chooseWithLanguageModel(
   checkOptions(options);
   const scores = await scoreContinuations(model, context, options, token);
   return { ranked: rankChoices(options, lmChoiceScores(scores, 'mean')), method: 'language-model' };
+}
+
+/**
+ * A choose request: the double-heads model's mc_logits, or the LM's log-likelihoods; which one
+ * is the caller's choice (by the configured role), and by default the model's architecture.
+ */
+export async function chooseRequest(
+  model: LoadedModel,
+  params: ChooseParams,
+  token: Cancellation,
+  method: ChoiceResult['method'] = model.architecture === 'GPT2DoubleHeadsModel'
+    ? 'double-heads'
+    : 'language-model',
+): Promise<ChooseResult> {
+  const result =
+    method === 'double-heads'
+      ? await chooseWithDoubleHeads(model, params.context, params.options)
+      : await chooseWithLanguageModel(model, params.context, params.options, token);
+  return { ...result, model: model.source };
 }

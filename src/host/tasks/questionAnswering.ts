@@ -10,7 +10,7 @@ import {
   defaultMaxSeqLen,
   questionWindows,
 } from '../../text/questionWindows';
-import { errorCodes } from '../../protocol';
+import { errorCodes, type AnswerParams, type AnswerResult } from '../../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
 import { encode, runPadded } from './run';
@@ -84,4 +84,16 @@ export async function answer(
   } catch (error) {
     throw new HostError((error as Error).message);
   }
+}
+
+/** An answer request: the answers to the question over the context, and the model that gave them. */
+export async function answerRequest(
+  model: LoadedModel,
+  params: AnswerParams,
+  token: Cancellation,
+): Promise<AnswerResult> {
+  return {
+    answers: await answer(model, params.question, params.context, params, token),
+    model: model.source,
+  };
 }

@@ -1,15 +1,8 @@
 import type { Tensor } from 'onnxruntime-node';
 import { exclusive } from '../inferenceQueue';
-import { tokenOffsets, type Utf16Range } from '../../text/offsets';
+import { tokenOffsets, type EncodedText } from '../../text/offsets';
 import { int64Tensor, requireFinite } from '../tensors';
 import type { LoadedModel } from '../models/loadedModel';
-
-export interface EncodedText {
-  ids: number[];
-  tokens: string[];
-  /** UTF-16 ranges in the text (transformers.js gives no offsets for byte-level BPE). */
-  offsets: Utf16Range[];
-}
 
 interface TokenizerInternals {
   _tokenizer: { id_to_token(id: number): string | undefined };
@@ -21,15 +14,6 @@ export function encode(model: LoadedModel, text: string): EncodedText {
   const inner = (model.tokenizer as unknown as TokenizerInternals)._tokenizer;
   const tokens = ids.map((id) => inner.id_to_token(id) ?? '');
   return { ids, tokens, offsets: tokenOffsets(text, tokens) };
-}
-
-/** Whether token i begins a new line: the token before it ends with a line break. */
-export function lineStarts(text: string, encoded: EncodedText): (index: number) => boolean {
-  return (index) => {
-    const [start, end] = encoded.offsets[index - 1] ?? [0, 0];
-    const last = text.charCodeAt(end - 1);
-    return end > start && (last === 10 || last === 13);
-  };
 }
 
 /**

@@ -6,12 +6,14 @@ import {
   type EntityGroup,
   type TokenEntity,
 } from '../../heads/tokenClassification';
-import type { TaggedSpan } from '../../protocol';
-import { defaultContext, documentChunks } from '../../text/documentChunks';
+import type { LRUCache } from 'lru-cache';
+import type { TaggedSpan, TagParams, TagResult } from '../../protocol';
+import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
 import { windowsFor } from '../../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { encode, lineStarts, runPadded } from './run';
+import { byteBoundedCache, cacheBudgets } from '../caches';
+import { encode, runPadded } from './run';
 
 export interface TaggingOptions {
   aggregation_strategy: AggregationStrategy;
@@ -26,29 +28,20 @@ export interface TaggingResult {
   tokens: number;
 }
 
-/** Logits of recent windows, by the window's token ids, so edits re-run only what changed. */
-class WindowCache {
-  private readonly entries = new Map<string, Float32Array>();
-  constructor(private readonly capacity: number) {}
+/** Logits of recent editor windows by their token ids, so edits re-run only what changed. */
+const caches = new WeakMap<LoadedModel, LRUCache<string, Float32Array>>();
 
-  get(key: string): Float32Array | undefined {
-    const value = this.entries.get(key);
-    if (value) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
+function windowCache(model: LoadedModel): LRUCache<string, Float32Array> {
+  let cache = caches.get(model);
+  if (!cache) {
+    cache = byteBoundedCache<Float32Array>(
+      cacheBudgets.taggingWindows,
+      (logits) => logits.byteLength,
+    );
+    caches.set(model, cache);
   }
-
-  set(key: string, value: Float32Array): void {
-    this.entries.set(key, value);
-    while (this.entries.size > this.capacity) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
-  }
+  return cache;
 }
-
-const caches = new WeakMap<LoadedModel, WindowCache>();
 
 function unkId(model: LoadedModel): number | undefined {
   const id = (model.tokenizer as unknown as { unk_token_id?: number | null }).unk_token_id;
@@ -138,28 +131,34 @@ export async function tagText(
 export async function tagDocument(
   model: LoadedModel,
   text: string,
-  options: TaggingOptions & { context?: number; useCache?: boolean },
+  options: TaggingOptions & { leftContextTokens?: number; useCache?: boolean },
   token: Cancellation,
 ): Promise<TaggingResult> {
   const labels = requireTokenClassifier(model);
   const encoded = encode(model, text);
   const maxLength = model.config.n_positions;
-  const context = Math.min(options.context ?? defaultContext(maxLength), maxLength - 1);
-  const chunks = documentChunks(encoded.ids, lineStarts(text, encoded), maxLength, context);
-  const cache =
-    options.useCache === false ? new WindowCache(0) : (caches.get(model) ?? new WindowCache(4096));
-  if (options.useCache !== false) caches.set(model, cache);
+  const leftContextTokens = Math.min(
+    options.leftContextTokens ?? defaultLeftContextTokens(maxLength),
+    maxLength - 1,
+  );
+  const chunks = documentChunks(
+    encoded.ids,
+    lineStarts(text, encoded.offsets),
+    maxLength,
+    leftContextTokens,
+  );
+  const cache = options.useCache === false ? undefined : windowCache(model);
   const logits = new Float32Array(encoded.ids.length * labels);
   let cachedWindows = 0;
   for (const chunk of chunks) {
     throwIfCancelled(token);
     const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
     const key = ids.join(',');
-    let window = cache.get(key);
+    let window = cache?.get(key);
     if (window) cachedWindows++;
     else {
       window = await windowLogits(model, ids);
-      cache.set(key, window);
+      cache?.set(key, window);
     }
     const skip = chunk.start - chunk.windowStart;
     logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
@@ -179,6 +178,22 @@ export async function tagDocument(
     windows: chunks.length,
     cachedWindows,
     tokens: encoded.ids.length,
+  };
+}
+
+/** The editor's tag request: the whole document, its entities as spans. */
+export async function tagRequest(
+  model: LoadedModel,
+  params: TagParams,
+  token: Cancellation,
+): Promise<TagResult> {
+  const result = await tagDocument(model, params.text, params, token);
+  return {
+    spans: result.entities.map(toSpan),
+    model: model.source,
+    windows: result.windows,
+    cachedWindows: result.cachedWindows,
+    tokens: result.tokens,
   };
 }
 

@@ -17,8 +17,8 @@ import {
   questionSpan,
   questionWindows,
   type EncodedContext,
-  type EncodedText,
   type QuestionSpan,
+  type TokensWithOffsets,
 } from '../../../src/text/questionWindows';
 import { fixturesDir } from '../../support/fixtures';
 
@@ -105,7 +105,7 @@ async function loadTokenizer(): Promise<Tokenizer> {
   return tokenizer;
 }
 
-function encode(tok: Tokenizer, text: string): EncodedText {
+function encode(tok: Tokenizer, text: string): TokensWithOffsets {
   return { ids: tok.encode(text), offsets: tokenOffsets(text, tok.tokenize(text)) };
 }
 

@@ -7,9 +7,9 @@ import {
   classifyDocument,
   classifySequence,
   labelScores,
-  sigmoid,
   type ClassificationConfig,
 } from '../../../src/heads/sequenceClassification';
+import { sigmoid } from '../../../src/heads/math';
 import { fixturesDir } from '../../support/fixtures';
 
 interface SentimentCase {

@@ -8,7 +8,7 @@ import { gpt2Forward, lmLogits } from '../../../support/gpt2Forward';
 import { makeRandomModel, SeededRandom } from '../../../../src/host/convert/maker';
 import { convertCheckpoint } from '../../../../src/host/convert/checkpoint';
 import { gpt2TokenizerJson } from '../../../../src/host/convert/tokenizerFiles';
-import { ARCHITECTURES } from '../../../../src/host/convert/gpt2Graph';
+import { ARCHITECTURES } from '../../../../src/host/convert/gpt2Config';
 
 const TEXTS = [
   'Hello world, this is GPT-2.',

@@ -13,12 +13,8 @@ import {
   lmLogits,
   type LayerCache,
 } from '../../../support/gpt2Forward';
-import {
-  buildGpt2Graph,
-  type Gpt2Architecture,
-  type Gpt2ConfigJson,
-  type Weights,
-} from '../../../../src/host/convert/gpt2Graph';
+import { buildGpt2Graph, type Weights } from '../../../../src/host/convert/gpt2Graph';
+import { type Gpt2Architecture, type Gpt2Config } from '../../../../src/host/convert/gpt2Config';
 import { makeConfig, randomWeights } from '../../../../src/host/convert/maker';
 import { convertCheckpoint } from '../../../../src/host/convert/checkpoint';
 import { readSafetensors, writeSafetensors } from '../../../../src/host/convert/safetensors';
@@ -68,7 +64,7 @@ function row(t: ort.Tensor, index: number[]): number[] {
 
 function randomModel(
   architecture: Gpt2Architecture,
-  overrides: Partial<Gpt2ConfigJson> = {},
+  overrides: Partial<Gpt2Config> = {},
   seed = 7,
 ) {
   const labels = architecture === 'GPT2DoubleHeadsModel' ? ['LABEL_0'] : ['A', 'B', 'C'];
@@ -448,7 +444,7 @@ describe('GPT-2 ONNX graph builder', function () {
       const { ids, mask } = rightPadded([5, 3], 5);
       const feeds = { input_ids: i64(flat(ids), [2, 5]), attention_mask: i64(flat(mask), [2, 5]) };
       const out = await multi.run(feeds);
-      const single = async (m: { config: Gpt2ConfigJson; weights: Weights }) =>
+      const single = async (m: { config: Gpt2Config; weights: Weights }) =>
         (await session(buildGpt2Graph(m.config, m.weights))).run(feeds);
       const [a, b, c] = await Promise.all([single(ner), single(cls), single(qa)]);
       assertClose(

@@ -10,9 +10,9 @@ import {
   nextToken,
   samplingDefaults,
   seededRandom,
-  softmax,
   stopStringEnd,
 } from '../../../../src/heads/generation';
+import { softmax } from '../../../../src/heads/math';
 import { neverCancelled } from '../../../../src/host/errors';
 import { generate } from '../../../../src/host/tasks/generation';
 import { ModelRegistry } from '../../../../src/host/models/registry';

@@ -1,0 +1,46 @@
+// The host's caches of model outputs, each bounded by the bytes it holds rather than by a count
+// of entries: a window's logits weigh 4 bytes × tokens × labels, so a count says little (4,096
+// POS windows of 1,024 tokens were ~285 MB). Least recently used entries go first.
+import { LRUCache } from 'lru-cache';
+
+const MiB = 1024 * 1024;
+
+/** The budgets, in bytes (README "How it works" lists them). */
+export const cacheBudgets = {
+  /**
+   * Logits of editor tagging windows, per token-classification model: a 500,000-character
+   * document (the automatic limit) is ~125,000 tokens, 8.5 MB of logits with 17 POS labels, so
+   * this holds the open documents of a session several times over.
+   */
+  taggingWindows: 64 * MiB,
+  /** Pooled logits of whole-document classification windows, per model (a few bytes each). */
+  documentClassification: 4 * MiB,
+  /** Outputs of recent forward passes of a graph shared by several heads, per graph. */
+  sharedPasses: 64 * MiB,
+};
+
+/**
+ * A least-recently-used cache keyed by strings that holds at most `maxBytes`, counting each
+ * entry as `bytesOf(value)` plus its key (keys are token ids joined by commas: a window's key can
+ * weigh as much as its logits). An entry larger than the whole budget is not kept.
+ */
+export function byteBoundedCache<V extends object>(
+  maxBytes: number,
+  bytesOf: (value: V) => number,
+): LRUCache<string, V> {
+  return new LRUCache<string, V>({
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) => Math.max(1, bytesOf(value) + 2 * key.length),
+  });
+}
+
+/** The bytes of the data of some tensors or typed arrays. */
+export function bytesOfData(values: Iterable<{ data: unknown } | ArrayBufferView>): number {
+  let bytes = 0;
+  for (const value of values) {
+    const data = ArrayBuffer.isView(value) ? value : value.data;
+    if (ArrayBuffer.isView(data)) bytes += data.byteLength;
+    else if (Array.isArray(data)) bytes += 8 * data.length;
+  }
+  return bytes;
+}
