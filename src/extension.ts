@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { Classifier } from './client/classification';
-import { registerCommands } from './client/commands';
+import { registerCommands, type Context } from './client/commands';
 import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
-import type { Context, FeatureContext } from './client/context';
+import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
 import { Tagger, type DocumentSpan } from './client/tagging';

@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
-import type { Context } from './context';
+import type { FeatureContext } from './context';
 import { continueText, summarizeSelection, transformSelection } from './generation';
 import { toggleInlineSuggestions } from './inlineCompletions';
 import { chooseModelFolder, openWalkthroughSample } from './walkthrough';
-import { pickLabels } from './classification';
+import { pickLabels, type Classifier } from './classification';
 import { showModelStatus } from './modelStatus';
 import {
   askQuestion,
@@ -12,7 +12,16 @@ import {
   clearAnswerDecorations,
   type AskArguments,
 } from './questionAnswering';
-import { goToEntity, revealRange } from './tagging';
+import { goToEntity, revealRange, type Tagger } from './tagging';
+
+/**
+ * What commands get: the features' context and the features that keep state (here, not in
+ * context.ts, which those features import).
+ */
+export interface Context extends FeatureContext {
+  tagger: Tagger;
+  classifier: Classifier;
+}
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
 
