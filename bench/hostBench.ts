@@ -1,7 +1,7 @@
 // The host's paths as the extension uses them, through the real host process: tagging,
 // document classification, question answering and inline completion, each also put against
 // the raw backbone forward measured in the same run.
-import { methods, type HeadRole, type HostSettings } from '../src/protocol';
+import { methods, type HeadRole, type HostSettings, type WeightDtype } from '../src/protocol';
 import type {
   AnswerParams,
   AnswerResult,
@@ -12,7 +12,7 @@ import type {
   TagParams,
   TagResult,
 } from '../src/protocol';
-import { documentChunks } from '../src/text/documentChunks';
+import { defaultLeftContextTokens, documentChunks } from '../src/text/documentChunks';
 import { defaultDocStride, defaultMaxSeqLen } from '../src/text/questionWindows';
 import { windowsFor } from '../src/text/windows';
 import { hostSettings } from '../test/support/hostProcess';
@@ -50,7 +50,7 @@ export interface Reps {
 export type RawMs = (tokens: number) => number;
 
 export interface HostResults {
-  dtype: 'fp32' | 'q8';
+  dtype: WeightDtype;
   threads: number;
   startupMs: number;
   firstRequestMs: Partial<Record<HeadRole, number>>;
@@ -132,11 +132,16 @@ function tagParams(role: 'ner' | 'pos', text: string, uri: string): TagParams {
   return { role, uri, text, ...TAG_OPTIONS };
 }
 
-/** The chunks the host's tagDocument cuts a text into (its default context: an eighth). */
+/** The chunks the host's tagDocument cuts a text into (with its default left context). */
 function taggingWindows(tokenizer: Tokenizer, text: string, maxLength: number) {
   const ids = encode(tokenizer, text);
   const endsLine = ids.map((id) => tokenizer.decode([id]).endsWith('\n'));
-  return documentChunks(ids, (i) => endsLine[i - 1], maxLength, Math.floor(maxLength / 8));
+  return documentChunks(
+    ids,
+    (i) => endsLine[i - 1],
+    maxLength,
+    defaultLeftContextTokens(maxLength),
+  );
 }
 
 /** Document classification reads the same windows as tagging. */
@@ -152,7 +157,7 @@ const ratio = (a: number, b: number) => round(a / b, 2);
 export async function benchHost(options: {
   repoRoot: string;
   models: BenchModels;
-  dtype: 'fp32' | 'q8';
+  dtype: WeightDtype;
   threads: number;
   docs: Documents;
   reps: Reps;

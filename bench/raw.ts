@@ -3,10 +3,11 @@
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { SeededRandom } from '../src/host/convert/maker';
+import type { WeightDtype } from '../src/protocol';
 import { stat, type Stat } from './stats';
 
 export interface RawRun {
-  dtype: 'fp32' | 'q8';
+  dtype: WeightDtype;
   /** intraOpNumThreads; 0 = onnxruntime's default. */
   threads: number;
   loadMs: number;
@@ -33,7 +34,7 @@ function feeds(length: number, random: SeededRandom): Record<string, ort.Tensor>
 /** Loads the graph, then per length one untimed warm-up run and `reps[length]` timed runs. */
 export async function rawForward(
   file: string,
-  dtype: 'fp32' | 'q8',
+  dtype: WeightDtype,
   threads: number,
   reps: Record<number, number>,
 ): Promise<RawRun> {

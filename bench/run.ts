@@ -14,6 +14,7 @@ import { ensureBenchModels, SEED, type BenchModels } from './models';
 import { rawForward, type RawRun } from './raw';
 import { markdownReport } from './report';
 import { interpolate } from './stats';
+import type { WeightDtype } from '../src/protocol';
 
 export interface BenchResults {
   date: string;
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
     rawMs[dtype] = (tokens) => interpolate(points, tokens);
   }
 
-  const viaHost = async (dtype: 'fp32' | 'q8') =>
+  const viaHost = async (dtype: WeightDtype) =>
     results.host.push(
       await benchHost({
         repoRoot,

@@ -30,6 +30,32 @@ export function emptyPastKeyValues(config: {
   return feeds;
 }
 
+/**
+ * A classifier's "logits" output, [batch, labels] or per token [batch, tokens, labels], checked
+ * against the number of labels its config.json names.
+ */
+export function labelLogits(
+  source: string,
+  outputs: Record<string, Tensor>,
+  labels: number,
+  perToken: boolean,
+): Tensor {
+  const logits = outputs.logits as Tensor | undefined;
+  const rank = perToken ? 3 : 2;
+  if (!logits || logits.dims.length !== rank) {
+    const shape = perToken ? '[batch, tokens, labels]' : 'pooled [batch, labels]';
+    throw new HostError(`"${source}" has no "logits" output ${shape}.`);
+  }
+  const width = logits.dims[rank - 1];
+  if (width !== labels) {
+    throw new HostError(
+      `"${source}" has ${width} outputs ${perToken ? 'per token ' : ''}but its config.json ` +
+        `names ${labels} labels (id2label/num_labels): the config and the weights disagree.`,
+    );
+  }
+  return logits;
+}
+
 /** Outputs that become scores or text; a NaN in them must be an error, never a score shown. */
 const scoredOutputs = ['logits', 'start_logits', 'end_logits', 'mc_logits', 'last_hidden_state'];
 

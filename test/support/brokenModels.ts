@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { HeadRole } from '../../src/protocol';
+import type { Dtype, HeadRole } from '../../src/protocol';
 import { makeConfig, randomWeights } from '../../src/host/convert/maker';
 import { writeOnnxModels } from '../../src/host/convert/checkpoint';
 import type { Gpt2Architecture } from '../../src/host/convert/gpt2Config';
@@ -32,7 +32,7 @@ export interface BrokenModel {
   /** The message the host must answer with. */
   message: RegExp;
   /** Host settings this case needs besides the model (e.g. dtype q8). */
-  dtype?: 'auto' | 'fp32' | 'q8';
+  dtype?: Dtype;
   /** Accept a successful load too (permissions do not bite when the tests run as root). */
   mayLoad?: boolean;
   /** The folder is a healthy model, only of the wrong kind for its role: it may stay loaded. */

@@ -7,7 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WeightDtype } from '../../protocol';
 import { writeFileAtomic } from '../files';
-import { architectureOf, ModelFormatError, readGpt2Config, type Gpt2Config } from './gpt2Config';
+import {
+  architectureOf,
+  ModelFormatError,
+  readGpt2Config,
+  writeGpt2Config,
+  type Gpt2Config,
+} from './gpt2Config';
 import { buildGpt2Graph, readGpt2Dims, type Weights } from './gpt2Graph';
 import { readSafetensors } from './safetensors';
 import { readShardIndex, safetensorsFile, safetensorsIndexFile } from './weights';
@@ -113,7 +119,7 @@ export function convertCheckpoint(
   // Built before anything is written, so a bad checkpoint leaves no half-made folder.
   const fp32Model = buildGpt2Graph(config, weights);
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeGpt2Config(outDir, config);
   for (const name of COPIED_FILES) {
     const file = path.join(srcDir, name);
     if (fs.existsSync(file)) fs.copyFileSync(file, path.join(outDir, name));

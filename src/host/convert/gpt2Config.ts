@@ -1,6 +1,6 @@
 // config.json of a GPT-2 model: the one reader (file, JSON, validation) that loading, converting
 // and sharing a backbone all use, and the architectures GPT-2 Heads runs.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../errors';
 
@@ -83,6 +83,12 @@ export function readGpt2Config(folder: string, source = folder): Gpt2Config {
     );
   }
   return validateGpt2Config(config, source);
+}
+
+/** Writes `<folder>/config.json` as save_pretrained does (two-space JSON, final newline). */
+export function writeGpt2Config(folder: string, config: Gpt2Config): void {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
 const requiredSizes = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const;

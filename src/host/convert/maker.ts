@@ -10,7 +10,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WeightDtype } from '../../protocol';
-import { ARCHITECTURES, type Gpt2Architecture, type Gpt2Config } from './gpt2Config';
+import {
+  ARCHITECTURES,
+  writeGpt2Config,
+  type Gpt2Architecture,
+  type Gpt2Config,
+} from './gpt2Config';
 import type { Weights } from './gpt2Graph';
 import { writeOnnxModels } from './checkpoint';
 import { writeSafetensors } from './safetensors';
@@ -218,7 +223,7 @@ export function makeRandomModel(options: MakeModelOptions): MadeModel {
   const weights = randomWeights(config, options.seed, options.std, options.biasStd);
   const dir = options.outDir;
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeGpt2Config(dir, config);
   writeGpt2TokenizerFiles(dir, { modelMaxLength: config.n_positions! });
   if (
     options.architecture === 'GPT2LMHeadModel' ||

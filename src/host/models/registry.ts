@@ -32,7 +32,7 @@ import {
   type Gpt2Config,
 } from '../convert/gpt2Config';
 import { offlineMissingMessage, transformers, useNetworkPolicy } from './runtime';
-import { emptyPastKeyValues, int64Tensor, requireFinite } from '../tensors';
+import { emptyPastKeyValues, int64Tensor, labelLogits, requireFinite } from '../tensors';
 import type { CheckpointConverter, LoadedModel } from './loadedModel';
 
 export const roleTitles: Record<HeadRole, string> = {
@@ -401,14 +401,11 @@ const probeInputs =
  * a model counts as loaded: a head whose width disagrees with id2label, an embedding with fewer
  * rows than the vocabulary, or NaN weights fail here, at load, with a message instead of later.
  */
-async function probe(model: {
-  source: string;
-  config: Gpt2Config;
-  architecture: Gpt2Architecture;
-  tokenizer: PreTrainedTokenizer;
-  session: InferenceSession;
-  labels: string[];
-}): Promise<void> {
+async function probe(
+  model: Pick<LoadedModel, 'source' | 'config' | 'architecture' | 'tokenizer' | 'session'> & {
+    labels: string[];
+  },
+): Promise<void> {
   const { session, config, source } = model;
   if (!session.inputNames.every((name) => probeInputs.test(name))) return;
   const id = Math.max(config.vocab_size, tokenizerVocabSize(model.tokenizer)) - 1;
@@ -436,17 +433,9 @@ async function probe(model: {
     }
     throw new HostError(`"${source}" loads but does not run: ${message}`);
   }
-  const widths: Partial<Record<Gpt2Architecture, number | undefined>> = {
-    GPT2ForTokenClassification: outputs.logits?.dims[2],
-    GPT2ForSequenceClassification: outputs.logits?.dims[1],
-  };
-  const width = widths[model.architecture];
-  if (width !== undefined && width !== model.labels.length) {
-    throw new HostError(
-      `"${source}" has ${width} outputs ${model.architecture === 'GPT2ForTokenClassification' ? 'per token ' : ''}` +
-        `but its config.json names ${model.labels.length} labels (id2label/num_labels): ` +
-        `the config and the weights disagree.`,
-    );
+  const perToken = model.architecture === 'GPT2ForTokenClassification';
+  if (perToken || model.architecture === 'GPT2ForSequenceClassification') {
+    labelLogits(source, outputs, model.labels.length, perToken);
   }
   requireFinite(source, outputs);
 }

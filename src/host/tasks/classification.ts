@@ -15,8 +15,8 @@ import { errorCodes, type ClassifyParams, type ClassifyResult } from '../../prot
 import { byteBoundedCache, cacheBudgets } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { emptyPastKeyValues } from '../tensors';
-import { encode, runPadded } from './run';
+import { emptyPastKeyValues, labelLogits } from '../tensors';
+import { encode, requireArchitecture, runPadded } from './run';
 
 export interface ClassificationResult {
   labels: LabelScore[];
@@ -30,13 +30,13 @@ export interface ClassificationOptions {
 }
 
 function requireSequenceClassifier(model: LoadedModel): void {
-  if (model.architecture !== 'GPT2ForSequenceClassification') {
-    throw new HostError(
-      `"${model.source}" is a ${model.architecture}, not a sequence-classification model ` +
-        `(GPT2ForSequenceClassification). Set "gpt2Heads.classification.model" to such a model, ` +
-        `or leave it empty and list labels in "gpt2Heads.zeroShot.labels" for zero-shot.`,
-    );
-  }
+  requireArchitecture(
+    model,
+    'GPT2ForSequenceClassification',
+    'sequence-classification',
+    'Set "gpt2Heads.classification.model" to such a model, or leave it empty and list labels ' +
+      'in "gpt2Heads.zeroShot.labels" for zero-shot.',
+  );
 }
 
 function classifierConfig(model: LoadedModel) {
@@ -48,17 +48,7 @@ function classifierConfig(model: LoadedModel) {
 
 async function pooledLogits(model: LoadedModel, ids: readonly number[]): Promise<number[]> {
   const outputs = await runPadded(model, [ids]);
-  const logits = outputs.logits as Tensor | undefined;
-  if (!logits || logits.dims.length !== 2) {
-    throw new HostError(`"${model.source}" has no pooled "logits" output [batch, labels].`);
-  }
-  const labels = model.info.labels?.length ?? 0;
-  if (logits.dims[1] !== labels) {
-    throw new HostError(
-      `"${model.source}" has ${logits.dims[1]} outputs but its config.json names ${labels} ` +
-        `labels (id2label/num_labels): the config and the weights disagree.`,
-    );
-  }
+  const logits = labelLogits(model.source, outputs, model.info.labels?.length ?? 0, false);
   return Array.from(logits.data as Float32Array);
 }
 

@@ -13,7 +13,7 @@ import {
 import { errorCodes, type AnswerParams, type AnswerResult } from '../../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { encode, runPadded } from './run';
+import { encode, requireArchitecture, runPadded } from './run';
 
 export interface AnswerOptions extends QuestionAnsweringOptions {
   doc_stride?: number;
@@ -31,12 +31,12 @@ export async function answer(
   options: AnswerOptions,
   token: Cancellation,
 ): Promise<QuestionAnswer[]> {
-  if (model.architecture !== 'GPT2ForQuestionAnswering') {
-    throw new HostError(
-      `"${model.source}" is a ${model.architecture}, not a question-answering model ` +
-        `(GPT2ForQuestionAnswering). Set "gpt2Heads.qa.model" to such a model.`,
-    );
-  }
+  requireArchitecture(
+    model,
+    'GPT2ForQuestionAnswering',
+    'question-answering',
+    'Set "gpt2Heads.qa.model" to such a model.',
+  );
   if (question.trim() === '') throw new HostError('The question is empty.', errorCodes.badInput);
   if (context.trim() === '')
     throw new HostError('There is no context to find the answer in.', errorCodes.badInput);

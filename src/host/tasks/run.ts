@@ -1,8 +1,24 @@
 import type { Tensor } from 'onnxruntime-node';
 import { exclusive } from '../inferenceQueue';
 import { tokenOffsets, type EncodedText } from '../../text/offsets';
+import type { Gpt2Architecture } from '../convert/gpt2Config';
+import { HostError } from '../errors';
 import { int64Tensor, requireFinite } from '../tensors';
 import type { LoadedModel } from '../models/loadedModel';
+
+/** Refuses a model of another architecture than the task's, saying what to set instead. */
+export function requireArchitecture(
+  model: LoadedModel,
+  architecture: Gpt2Architecture,
+  kind: string,
+  advice: string,
+): void {
+  if (model.architecture !== architecture) {
+    throw new HostError(
+      `"${model.source}" is a ${model.architecture}, not a ${kind} model (${architecture}). ${advice}`,
+    );
+  }
+}
 
 interface TokenizerInternals {
   _tokenizer: { id_to_token(id: number): string | undefined };

@@ -1,4 +1,3 @@
-import type { Tensor } from 'onnxruntime-node';
 import {
   tokenClassification,
   tokenClassificationOverWindows,
@@ -13,7 +12,8 @@ import { windowsFor } from '../../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
 import { byteBoundedCache, cacheBudgets } from '../caches';
-import { encode, runPadded } from './run';
+import { labelLogits } from '../tensors';
+import { encode, requireArchitecture, runPadded } from './run';
 
 export interface TaggingOptions {
   aggregation_strategy: AggregationStrategy;
@@ -49,27 +49,19 @@ function unkId(model: LoadedModel): number | undefined {
 }
 
 function requireTokenClassifier(model: LoadedModel): number {
-  if (model.architecture !== 'GPT2ForTokenClassification') {
-    throw new HostError(
-      `"${model.source}" is a ${model.architecture}, not a token-classification model ` +
-        `(GPT2ForTokenClassification). Point the NER or POS setting at such a model.`,
-    );
-  }
+  requireArchitecture(
+    model,
+    'GPT2ForTokenClassification',
+    'token-classification',
+    'Point the NER or POS setting at such a model.',
+  );
   return model.info.labels?.length ?? 0;
 }
 
 async function windowLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
   const outputs = await runPadded(model, [ids]);
-  const logits = outputs.logits as Tensor | undefined;
-  if (!logits) throw new HostError(`"${model.source}" has no "logits" output.`);
   const labels = model.info.labels?.length ?? 0;
-  if (logits.dims[2] !== labels) {
-    throw new HostError(
-      `"${model.source}" has ${logits.dims[2]} outputs per token but its config.json names ` +
-        `${labels} labels (id2label): the config and the weights disagree.`,
-    );
-  }
-  return logits.data as Float32Array;
+  return labelLogits(model.source, outputs, labels, true).data as Float32Array;
 }
 
 /**
