@@ -34,6 +34,22 @@ export function byteBoundedCache<V extends object>(
   });
 }
 
+/** A byte-bounded cache per owner (a model), made on first use and dropped with its owner. */
+export function cachePerOwner<V extends object>(
+  maxBytes: number,
+  bytesOf: (value: V) => number,
+): (owner: object) => LRUCache<string, V> {
+  const caches = new WeakMap<object, LRUCache<string, V>>();
+  return (owner) => {
+    let cache = caches.get(owner);
+    if (!cache) {
+      cache = byteBoundedCache(maxBytes, bytesOf);
+      caches.set(owner, cache);
+    }
+    return cache;
+  };
+}
+
 /** The bytes of the data of some tensors or typed arrays. */
 export function bytesOfData(values: Iterable<{ data: unknown } | ArrayBufferView>): number {
   let bytes = 0;

@@ -1,5 +1,4 @@
 import type { Tensor } from 'onnxruntime-node';
-import type { LRUCache } from 'lru-cache';
 import {
   classifyDocument,
   classifySequence,
@@ -12,7 +11,7 @@ import { scoreContinuation, scoringInput, zeroShotInputs } from '../../heads/lmS
 import { softmax } from '../../heads/math';
 import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
 import { errorCodes, type ClassifyParams, type ClassifyResult } from '../../protocol';
-import { byteBoundedCache, cacheBudgets } from '../caches';
+import { cacheBudgets, cachePerOwner } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
 import { emptyPastKeyValues, labelLogits } from '../tensors';
@@ -70,7 +69,11 @@ export async function classifyText(
   };
 }
 
-const documentCaches = new WeakMap<LoadedModel, LRUCache<string, number[]>>();
+/** Pooled logits of recent document windows by their token ids (8 bytes a number). */
+const documentCache = cachePerOwner<number[]>(
+  cacheBudgets.documentClassification,
+  (logits) => 8 * logits.length,
+);
 
 /**
  * The whole document: consecutive windows of the model's context, each classified, the
@@ -87,10 +90,7 @@ export async function classifyWholeDocument(
   const encoded = encode(model, text);
   const ids = encoded.ids;
   if (ids.length === 0) throw new HostError('There is no text to classify.', errorCodes.badInput);
-  const cache =
-    documentCaches.get(model) ??
-    byteBoundedCache<number[]>(cacheBudgets.documentClassification, (logits) => 8 * logits.length);
-  documentCaches.set(model, cache);
+  const cache = documentCache(model);
   // The same windows as NER/POS tagging (see documentChunks): an edit changes only its own, and
   // a sequence head that shares their backbone gets its logits from the same forward passes.
   const maxLength = model.config.n_positions;

@@ -5,13 +5,12 @@ import {
   type EntityGroup,
   type TokenEntity,
 } from '../../heads/tokenClassification';
-import type { LRUCache } from 'lru-cache';
 import type { TaggedSpan, TagParams, TagResult } from '../../protocol';
 import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
 import { windowsFor } from '../../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { byteBoundedCache, cacheBudgets } from '../caches';
+import { cacheBudgets, cachePerOwner } from '../caches';
 import { labelLogits } from '../tensors';
 import { encode, requireArchitecture, runPadded } from './run';
 
@@ -29,19 +28,10 @@ export interface TaggingResult {
 }
 
 /** Logits of recent editor windows by their token ids, so edits re-run only what changed. */
-const caches = new WeakMap<LoadedModel, LRUCache<string, Float32Array>>();
-
-function windowCache(model: LoadedModel): LRUCache<string, Float32Array> {
-  let cache = caches.get(model);
-  if (!cache) {
-    cache = byteBoundedCache<Float32Array>(
-      cacheBudgets.taggingWindows,
-      (logits) => logits.byteLength,
-    );
-    caches.set(model, cache);
-  }
-  return cache;
-}
+const windowCache = cachePerOwner<Float32Array>(
+  cacheBudgets.taggingWindows,
+  (logits) => logits.byteLength,
+);
 
 function unkId(model: LoadedModel): number | undefined {
   const id = (model.tokenizer as unknown as { unk_token_id?: number | null }).unk_token_id;

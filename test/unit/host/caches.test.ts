@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { Tensor } from 'onnxruntime-node';
-import { byteBoundedCache, bytesOfData, cacheBudgets } from '../../../src/host/caches';
+import {
+  byteBoundedCache,
+  bytesOfData,
+  cacheBudgets,
+  cachePerOwner,
+} from '../../../src/host/caches';
 
 /** A tagging window as the host caches it: the ids joined by commas, tokens × labels logits. */
 function window(index: number, tokens: number, labels: number): [string, Float32Array] {
@@ -51,6 +56,17 @@ describe('byte-bounded caches', () => {
     cache.set('big', new Float32Array(1024));
     assert.equal(cache.size, 0);
     assert.equal(cache.calculatedSize, 0);
+  });
+
+  it('gives each model its own cache with the whole budget', () => {
+    const cacheOf = cachePerOwner<Float32Array>(1000, (logits) => logits.byteLength);
+    const [lm, ner] = [{}, {}];
+    cacheOf(lm).set('a', new Float32Array(200));
+    assert.equal(cacheOf(lm), cacheOf(lm));
+    assert.notEqual(cacheOf(lm), cacheOf(ner));
+    assert.equal(cacheOf(ner).size, 0);
+    cacheOf(ner).set('b', new Float32Array(200));
+    assert.ok(cacheOf(lm).has('a') && cacheOf(ner).has('b'));
   });
 
   it('counts the bytes of tensors and typed arrays', () => {
