@@ -3,7 +3,6 @@ import {
   classifyDocument,
   classifySequence,
   type FunctionToApply,
-  type LabelScore,
   type ProblemType,
   type WindowAggregation,
 } from '../../heads/sequenceClassification';
@@ -17,11 +16,8 @@ import type { LoadedModel } from '../models/loadedModel';
 import { emptyPastKeyValues, labelLogits } from '../tensors';
 import { encode, requireArchitecture, runPadded } from './run';
 
-export interface ClassificationResult {
-  labels: LabelScore[];
-  windows: number;
-  tokens: number;
-}
+/** A classify request's result before the model's name and the method are added. */
+export type ClassificationResult = Omit<ClassifyResult, 'model' | 'zeroShot'>;
 
 export interface ClassificationOptions {
   function_to_apply?: FunctionToApply;

@@ -4,7 +4,6 @@ import {
   doubleHeadsScores,
   lmChoiceScores,
   rankChoices,
-  type RankedChoice,
 } from '../../heads/multipleChoice';
 import { scoreContinuations } from './classification';
 import { errorCodes, type ChooseParams, type ChooseResult } from '../../protocol';
@@ -16,10 +15,8 @@ import { int64Tensor, requireFinite } from '../tensors';
 // Options are continuations of the context as given: a caller that parsed them from lines adds
 // the leading space GPT-2 words carry (optionAsContinuation).
 
-export interface ChoiceResult {
-  ranked: RankedChoice[];
-  method: 'double-heads' | 'language-model';
-}
+/** A choose request's result before the model's name is added. */
+export type ChoiceResult = Omit<ChooseResult, 'model'>;
 
 function checkOptions(options: readonly string[]): void {
   if (options.length < 2) {
