@@ -13,6 +13,8 @@ import { defaultContext, documentChunks } from '../../text/documentChunks';
 import { errorCodes } from '../../protocol';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
+import { scoreRemote } from '../models/remote/openaiCompletions';
+import { completionsFor } from '../models/remote/remoteModel';
 import { encode, lineStarts, runPadded } from './run';
 
 export interface ClassificationResult {
@@ -138,6 +140,8 @@ export async function scoreContinuations(
   continuations: readonly string[],
   token: Cancellation,
 ) {
+  const remote = completionsFor(model);
+  if (remote) return scoreRemote(remote, context, continuations, token);
   const contextIds = model.tokenizer.encode(context, { add_special_tokens: false });
   if (contextIds.length === 0) {
     const eos = model.config.eos_token_id;

@@ -3,6 +3,7 @@ import { exclusive } from '../inferenceQueue';
 import { tokenOffsets, type Utf16Range } from '../../text/offsets';
 import { int64Tensor, requireFinite } from '../tensors';
 import type { LoadedModel } from '../models/loadedModel';
+import { isRemoteSession } from '../models/remote/openInference';
 
 export interface EncodedText {
   ids: number[];
@@ -64,8 +65,8 @@ export async function runPadded(
       Array.from({ length: rows.length * width }, (_, i) => i % width),
     );
   }
-  const outputs = await exclusive(() =>
-    fetches ? model.session.run(feeds, fetches) : model.session.run(feeds),
-  );
+  const run = () => (fetches ? model.session.run(feeds, fetches) : model.session.run(feeds));
+  // A serving engine queues and batches its own requests: local calls must not wait for them.
+  const outputs = await (isRemoteSession(model.session) ? run() : exclusive(run));
   return requireFinite(model.source, outputs as Record<string, Tensor>);
 }
