@@ -89,10 +89,13 @@ export async function corpusTask(task: Task, values: Values, io: Io): Promise<nu
     write: (text) => io.write?.(text, 'err') ?? io.err(text.replace(/\n$/, '')),
     runOne: async (text) => {
       let printed = '';
-      await task.run({ ...values, 'input-glob': undefined, text, json: true }, {
-        out: (line) => (printed += `${line}\n`),
-        err: () => undefined,
-      });
+      await task.run(
+        { ...values, 'input-glob': undefined, text, json: true },
+        {
+          out: (line) => (printed += `${line}\n`),
+          err: () => undefined,
+        },
+      );
       return JSON.parse(printed) as unknown;
     },
   });
@@ -130,7 +133,9 @@ export const exportTritonTask: Task = {
     io.out(`Wrote ${result.folder} (config.pbtxt, 1/model.onnx)`);
     for (const output of result.outputs) io.out(`  output ${output.name} [${output.dims}]`);
     for (const head of result.heads) {
-      io.out(`  #${head.prefix}: ${head.model} (endpoint …/v2/models/${result.name}#${head.prefix})`);
+      io.out(
+        `  #${head.prefix}: ${head.model} (endpoint …/v2/models/${result.name}#${head.prefix})`,
+      );
     }
   },
 };

@@ -19,6 +19,7 @@ import type {
 } from 'vscode-languageserver-protocol';
 import { errorCodes, methods, type LoadProgress } from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
+import { registerEndpointKey } from './endpoints';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 
@@ -63,6 +64,10 @@ export class HostClient implements vscode.Disposable {
         }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        if (this.client) void this.client.sendNotification(methods.configure, this.settings());
+      }),
+      // The endpoint API key lives in SecretStorage: a new key reaches the host like a setting.
+      ...registerEndpointKey(context, () => {
         if (this.client) void this.client.sendNotification(methods.configure, this.settings());
       }),
     );

@@ -29,6 +29,8 @@ export interface CompletionsStandIn {
   fault: CompletionsFault;
   busyCount: number;
   retryAfterSeconds: number;
+  /** Pause between streamed events. */
+  chunkDelayMs: number;
   /** Request bodies received, in order. */
   requests: Record<string, unknown>[];
   /** Streams the client closed before the end. */
@@ -68,6 +70,7 @@ export async function startCompletionsServer(
     fault: 'none',
     busyCount: 0,
     retryAfterSeconds: 0,
+    chunkDelayMs: 0,
     requests: [],
     closedEarly: 0,
     close: async () => {
@@ -161,18 +164,19 @@ export async function startCompletionsServer(
         state.closedEarly++;
       }
     });
-    const cancellation = { get isCancellationRequested() { return closed; } };
+    const cancellation = {
+      get isCancellationRequested() {
+        return closed;
+      },
+    };
     const event = (text: string, finish: string | null, stopReason?: string) => ({
       object: 'text_completion',
       model: modelName,
       choices: [{ index: 0, text, finish_reason: finish, stop_reason: stopReason ?? null }],
     });
-    if (body.stream) {
-      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    }
-    let events = 0;
-    // With stop strings the text is held back: the server leaves the stop string out.
-    const held: string[] = [];
+    // The text is generated first, then streamed event by event (`chunkDelayMs` apart), so a
+    // test can cancel while the stream is open.
+    const pieces: string[] = [];
     const result = await generate(
       model,
       {
@@ -188,24 +192,31 @@ export async function startCompletionsServer(
         reuseCache: false,
       },
       cancellation,
-      (text) => {
-        if (!body.stream || closed) return;
-        if (stops.length > 0) return void held.push(text);
-        response.write(`data: ${JSON.stringify(event(text, null))}\n\n`);
-        events++;
-        if (state.fault === 'drop' && events === 2) response.socket?.destroy();
-      },
-    ).catch(() => undefined);
-    if (closed || !result) return;
+      (text) => pieces.push(text),
+    );
     let text = result.new_text;
     let stopReason: string | undefined;
     if (result.finish_reason === 'stop_string') {
+      // OpenAI servers leave the stop string out of the text.
       stopReason = stops.find((stop) => text.endsWith(stop));
       if (stopReason) text = text.slice(0, -stopReason.length);
     }
     const finish = result.finish_reason === 'length' ? 'length' : 'stop';
     if (!body.stream) return send(response, 200, event(text, finish, stopReason));
-    if (stops.length > 0 && text) response.write(`data: ${JSON.stringify(event(text, null))}\n\n`);
+    response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    response.flushHeaders();
+    const streamed = stopReason ? [text] : pieces;
+    for (const [index, piece] of streamed.entries()) {
+      if (closed) return;
+      if (state.fault === 'drop' && index === 2) {
+        // Let the first events reach the client, then cut the connection.
+        await new Promise((done) => setTimeout(done, 100));
+        return void response.socket?.destroy();
+      }
+      response.write(`data: ${JSON.stringify(event(piece, null))}\n\n`);
+      if (state.chunkDelayMs > 0) await new Promise((done) => setTimeout(done, state.chunkDelayMs));
+    }
+    if (closed) return;
     response.write(`data: ${JSON.stringify(event('', finish, stopReason))}\n\n`);
     response.end('data: [DONE]\n\n');
   }
@@ -227,7 +238,12 @@ async function lmLogits(model: LoadedModel, ids: number[]): Promise<Float32Array
   const headDim = model.config.n_embd / model.config.n_head;
   for (const name of model.session.inputNames) {
     if (name.startsWith('past_key_values.')) {
-      extra[name] = new Tensor('float32', new Float32Array(0), [1, model.config.n_head, 0, headDim]);
+      extra[name] = new Tensor('float32', new Float32Array(0), [
+        1,
+        model.config.n_head,
+        0,
+        headDim,
+      ]);
     }
   }
   const outputs = await runPadded(model, [ids], extra, ['logits']);

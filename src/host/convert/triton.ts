@@ -73,7 +73,8 @@ export async function exportTriton(options: {
       metadata.map((value) => {
         if (!value.isTensor) throw new HostError(`${value.name} is not a tensor.`);
         const dataType = tritonTypes[value.type];
-        if (!dataType) throw new HostError(`${value.name} has type ${value.type}, unknown to Triton.`);
+        if (!dataType)
+          throw new HostError(`${value.name} has type ${value.type}, unknown to Triton.`);
         return {
           name: value.name,
           dataType,

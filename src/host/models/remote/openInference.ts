@@ -145,6 +145,8 @@ interface Pending {
 export interface OpenInferenceOptions {
   /** Windows per request at most (1 = one window per request). */
   maxBatch: number;
+  /** Pads input_ids as runPadded does: sequence classifiers pool before the first pad token. */
+  padId: number;
 }
 
 /** Forward passes sent so far, and the windows they carried (for tests and the benchmark). */
@@ -219,7 +221,7 @@ export class OpenInferenceSession {
     const batch = [first];
     if (!batchable(first)) return batch;
     const key = batchKey(first);
-    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; ) {
+    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch;) {
       const candidate = this.queue[i];
       if (batchable(candidate) && batchKey(candidate) === key) {
         batch.push(candidate);
@@ -244,7 +246,9 @@ export class OpenInferenceSession {
             data: Array.from(first.data as BigInt64Array, Number),
           };
         }
-        const data = new Array<number>(rows * width).fill(0);
+        const data = new Array<number>(rows * width).fill(
+          name === 'input_ids' ? this.options.padId : 0,
+        );
         batch.forEach((pending, r) => {
           const values = pending.feeds[name].data as BigInt64Array;
           for (let i = 0; i < values.length; i++) data[r * width + i] = Number(values[i]);

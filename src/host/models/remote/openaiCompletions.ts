@@ -64,8 +64,7 @@ function cancellationSignal(token: Cancellation): { signal: AbortSignal; dispose
   const abort = new AbortController();
   const withEvent = token as { onCancellationRequested?: (listener: () => void) => unknown };
   const subscription = withEvent.onCancellationRequested?.(() => abort.abort()) as
-    | { dispose(): void }
-    | undefined;
+    { dispose(): void } | undefined;
   // Tokens without an event (the CLI's) are polled.
   const timer = subscription
     ? undefined
@@ -107,7 +106,21 @@ export async function generateRemote(
         const decoder = new TextDecoder();
         let buffer = '';
         let done = false;
-        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        const dropped = () =>
+          new EndpointError(
+            `The stream from ${url} ended before the completion finished ` +
+              `(${text.length} characters arrived). The server stopped or the connection ` +
+              `dropped; try again.`,
+          );
+        const chunks = (async function* () {
+          try {
+            yield* body as unknown as AsyncIterable<Uint8Array>;
+          } catch (error) {
+            if (cancel.signal.aborted) throw new CancelledError();
+            throw error instanceof EndpointError ? error : dropped();
+          }
+        })();
+        for await (const chunk of chunks) {
           buffer += decoder.decode(chunk, { stream: true });
           let end: number;
           while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
@@ -137,13 +150,7 @@ export async function generateRemote(
           }
           if (done) break;
         }
-        if (!done && !finish) {
-          throw new EndpointError(
-            `The stream from ${url} ended before the completion finished ` +
-              `(${text.length} characters arrived). The server stopped or the connection ` +
-              `dropped; try again.`,
-          );
-        }
+        if (!done && !finish) throw dropped();
       },
     );
   } catch (error) {

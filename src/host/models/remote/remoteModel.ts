@@ -130,6 +130,7 @@ export async function loadRemoteModel(
   checkMetadata(metadata, expected, endpoint, source, setting);
   const session = new OpenInferenceSession(http, endpoint, metadata, expected, {
     maxBatch: Math.max(1, settings.endpoints?.maxBatch ?? 8),
+    padId: config.pad_token_id ?? config.eos_token_id ?? 0,
   });
   const info: ModelInfo = {
     source,
@@ -210,16 +211,27 @@ export async function loadRemoteLanguageModel(
       );
     }
   }
-  const local = source ? await describedBy(source, settings, report) : undefined;
+  // The tokenizer only counts tokens for zero-shot classification: a model setting that does not
+  // load (e.g. a Hub id while the network is closed) must not stop generation on the server.
+  let unavailable = '';
+  const local = source
+    ? await describedBy(source, settings, report).catch((error: unknown) => {
+        unavailable = ` ("${source}" did not load: ${(error as Error).message.split('\n')[0]})`;
+        return undefined;
+      })
+    : undefined;
   const missing = (what: string) => () => {
     throw new HostError(
-      `${what} needs the language model's tokenizer: set "gpt2Heads.lm.model" to the local ` +
-        `folder or Hub id of the model ${url} serves.`,
+      `${what} needs the language model's tokenizer${unavailable}: set "gpt2Heads.lm.model" ` +
+        `to the local folder or Hub id of the model ${url} serves.`,
     );
   };
   const tokenizer =
     local?.tokenizer ??
-    ({ encode: missing('Counting tokens'), decode: missing('Decoding tokens') } as unknown as PreTrainedTokenizer);
+    ({
+      encode: missing('Counting tokens'),
+      decode: missing('Decoding tokens'),
+    } as unknown as PreTrainedTokenizer);
   const session = {
     inputNames: [],
     outputNames: [],
