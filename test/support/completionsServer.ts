@@ -94,6 +94,12 @@ export async function startCompletionsServer(
       Object.assign(state, JSON.parse(Buffer.concat(chunks).toString('utf8')));
       return send(response, 200, {});
     }
+    if (path === '/_stats') {
+      return send(response, 200, {
+        requests: state.requests.length,
+        closedEarly: state.closedEarly,
+      });
+    }
     if (path === '/v1/models') {
       return send(response, 200, { object: 'list', data: [{ id: modelName, object: 'model' }] });
     }

@@ -122,6 +122,7 @@ export async function startOpenInferenceServer(repository: string): Promise<Open
       Object.assign(state, JSON.parse(Buffer.concat(chunks).toString('utf8')));
       return send(response, 200, {});
     }
+    if (path === '/_stats') return send(response, 200, { batches: state.batches });
     if (path === '/v2/health/ready') return send(response, state.fault === 'busy' ? 503 : 200, {});
     const match = /^\/v2\/models\/([^/]+)(\/versions\/\d+)?(\/infer)?$/.exec(path);
     const model = match ? models.get(match[1]) : undefined;
