@@ -146,7 +146,11 @@ export class ModelRegistry {
         .filter(([, value]) => value === source)
         .map(([role]) => role);
     return [...this.entries.values()].map((entry) => ({
-      ...(entry.loaded?.info ?? { source: entry.source, state: entry.error ? 'error' : 'loading' }),
+      ...(entry.loaded?.info ?? {
+        source: entry.source,
+        state: entry.error ? 'error' : 'loading',
+        endpoint: entry.endpoint?.url,
+      }),
       error: entry.error,
       roles: rolesOf(entry.source),
     }));

@@ -59,6 +59,10 @@ async function modelStatus(): Promise<HostStatus> {
   return status;
 }
 
+async function endpointStatus(): Promise<{ text: string; tooltip: string }> {
+  return vscode.commands.executeCommand('gpt2Heads.refreshEndpointStatus');
+}
+
 async function tagged(role: 'ner' | 'pos', text: string) {
   const extension = await api();
   const editor = await openText(text);
@@ -108,6 +112,9 @@ describe('serving engines (Triton / vLLM stand-ins on loopback)', function () {
     const ner = (await modelStatus()).models.find((model) => model.roles.includes('ner'));
     assert.equal(ner?.endpoint, urls.ner);
     assert.equal(ner?.endpointReady, true);
+    const item = await endpointStatus();
+    assert.equal(item.text, '$(cloud) GPT-2 ready');
+    assert.equal(item.tooltip, `${urls.ner}: ready (ner)`);
   });
 
   it('Continue Text streams the server text from gpt2Heads.lm.endpoint, the same as the local LM', async () => {
@@ -141,6 +148,7 @@ describe('serving engines (Triton / vLLM stand-ins on loopback)', function () {
     assert.deepEqual(await tagged('ner', `${text} Again.`), []);
     const failed = (await modelStatus()).models.find((model) => model.error);
     assert.match(failed?.error ?? '', /cannot be reached .*"gpt2Heads\.ner\.endpoint"/);
+    assert.equal((await endpointStatus()).text, '$(warning) GPT-2 endpoint');
     assert.ok((await tagged('pos', text)).length > 0, 'the local POS head stopped working');
   });
 
