@@ -63,7 +63,6 @@ export function endpointSettings(
     settings: {
       urls: { [role]: url },
       lmModel: typeof values['endpoint-model'] === 'string' ? values['endpoint-model'] : undefined,
-      apiKey: process.env.GPT2_HEADS_API_KEY || undefined,
       concurrency: positiveInteger(values, 'concurrency', 4),
       maxBatch: positiveInteger(values, 'max-batch', 8),
       settingName: '--endpoint',

@@ -36,8 +36,6 @@ export interface EndpointSettings {
   urls: Partial<Record<HeadRole, string>>;
   /** The name the OpenAI-compatible server knows the language model by. */
   lmModel?: string;
-  /** Bearer token, from SecretStorage or GPT2_HEADS_API_KEY; never in settings or logs. */
-  apiKey?: string;
   timeoutMs?: number;
   /** Requests in flight per endpoint. */
   concurrency?: number;

@@ -8,8 +8,16 @@ import { plainHttpWarning } from '../host/models/remote/http';
 const section = 'gpt2Heads';
 const secretKey = 'gpt2Heads.endpointApiKey';
 
-/** Read at activation and on every change, so that settings can be sent without awaiting. */
+/** Read at activation and on every change, so that the host can be started without awaiting. */
 let apiKey: string | undefined;
+
+/** The host's environment: the key goes there, never into a (possibly traced) LSP message. */
+export function endpointKeyEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (apiKey) env.GPT2_HEADS_API_KEY = apiKey;
+  else delete env.GPT2_HEADS_API_KEY;
+  return env;
+}
 
 export const endpointSettingKeys = [
   ...headRoles.map((role) => `${section}.${role}.endpoint`),
@@ -48,17 +56,13 @@ export function endpointSettings(): EndpointSettings | undefined {
   return {
     urls,
     lmModel: (config.get<string>('lm.endpointModel') ?? '').trim() || undefined,
-    apiKey,
     timeoutMs: (config.get<number>('endpoints.timeoutSeconds') ?? 30) * 1000,
     concurrency: config.get<number>('endpoints.concurrency') ?? 4,
     maxBatch: config.get<number>('endpoints.maxBatch') ?? 8,
   };
 }
 
-/**
- * Loads the stored key and keeps it current; `onChange` resends the settings to the host.
- * Returns the "Set Endpoint API Key…" command's implementation with its disposables.
- */
+/** Loads the stored key and keeps it current; `onChange` restarts a running host with it. */
 export function registerEndpointKey(
   context: vscode.ExtensionContext,
   onChange: () => void,
@@ -66,7 +70,8 @@ export function registerEndpointKey(
   const load = async () => {
     apiKey = (await context.secrets.get(secretKey)) || undefined;
   };
-  void load().then(onChange);
+  // A host started before the key was read gets it now.
+  void load().then(() => apiKey && onChange());
   return [
     context.secrets.onDidChange(async (event) => {
       if (event.key !== secretKey) return;

@@ -460,8 +460,15 @@ describe('serving engines: Open Inference Protocol (Triton, KServe)', function (
     });
 
     it('sends the API key as a bearer token and never puts it in a message or the log', async () => {
+      // As the extension and the CLI pass it: in the host's environment, never in a message.
       const key = 'sk-test-5ecret-k3y';
-      const host = await nerHost({ apiKey: key });
+      process.env.GPT2_HEADS_API_KEY = key;
+      let host: HostProcess;
+      try {
+        host = await nerHost();
+      } finally {
+        delete process.env.GPT2_HEADS_API_KEY;
+      }
       const seen = server.authorizations.length;
       await tagNer(host);
       assert.ok(server.authorizations.slice(seen).every((header) => header === `Bearer ${key}`));

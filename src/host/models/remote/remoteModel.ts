@@ -43,7 +43,9 @@ export function httpFor(settings: HostSettings, setting: string): HttpEndpoint {
   const endpoints = settings.endpoints;
   return new HttpEndpoint({
     ...defaultHttpOptions,
-    apiKey: endpoints?.apiKey || undefined,
+    // The key reaches the host in its environment, never in a message: a traced LSP log
+    // would show it. The extension sets it from SecretStorage, the CLI's user in the shell.
+    apiKey: process.env.GPT2_HEADS_API_KEY || undefined,
     timeoutMs: endpoints?.timeoutMs ?? defaultHttpOptions.timeoutMs,
     concurrency: endpoints?.concurrency ?? defaultHttpOptions.concurrency,
     setting,
