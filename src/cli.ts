@@ -29,18 +29,21 @@ import { optionAsContinuation, parseChoices } from './text/choices';
 import { aggregationStrategies } from './heads/tokenClassification';
 import type { LoadedModel } from './host/models/loadedModel';
 import { ModelRegistry } from './host/models/registry';
+import { corpusTask, endpointSettings, exportTritonTask, servingOptions } from './cliServing';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
-interface Task {
+export interface Task {
   summary: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run(values: Values, io: Io): Promise<void>;
 }
 
-interface Io {
+export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Text without a line break (streamed generation, a progress bar). */
+  write?(text: string, stream: 'out' | 'err'): void;
 }
 
 const common: NonNullable<ParseArgsConfig['options']> = {
@@ -53,6 +56,7 @@ const common: NonNullable<ParseArgsConfig['options']> = {
   'cache-dir': { type: 'string' },
   threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...servingOptions,
 };
 
 const tasks: Record<string, Task> = {
@@ -88,6 +92,8 @@ const tasks: Record<string, Task> = {
     async run(values, io) {
       const model = await loadModel(values);
       const prompt = readInput(values);
+      const stream = !values.json && io.write ? io.write.bind(io) : undefined;
+      stream?.(prompt, 'out');
       const result = await generate(
         model,
         {
@@ -105,8 +111,10 @@ const tasks: Record<string, Task> = {
           reuseCache: false,
         },
         neverCancelled,
+        (text) => stream?.(text, 'out'),
       );
-      if (values.json) {
+      if (stream) stream('\n', 'out');
+      else if (values.json) {
         io.out(
           JSON.stringify(
             [
@@ -310,6 +318,7 @@ const tasks: Record<string, Task> = {
       io.out(`Wrote ${out}`);
     },
   },
+  'export-triton': exportTritonTask,
   'make-random': {
     summary: 'Write a GPT-2 model folder with seeded random weights (tests, demos, benchmarks).',
     options: {
@@ -369,6 +378,8 @@ function usage(): string {
     ...Object.entries(tasks).map(([name, task]) => `  ${name.padEnd(28)}${task.summary}`),
     '',
     'Common options: --dtype auto|fp32|q8, --offline, --cache-dir DIR, --threads N, --json',
+    'Serving: --endpoint URL [--endpoint-model NAME] (key in GPT2_HEADS_API_KEY), corpora:',
+    '  --input-glob GLOB --output FILE.jsonl [--concurrency N] [--max-batch N]',
     'Run `gpt2-heads <task> --help` for the options of a task.',
   ];
   return lines.join('\n');
@@ -388,10 +399,19 @@ function taskUsage(name: string, task: Task): string {
 }
 
 let registry: ModelRegistry | undefined;
+/** The model of this run; corpus mode runs the task once per document on it. */
+let loaded: Promise<LoadedModel> | undefined;
+let taskName = '';
 
-async function loadModel(values: Values): Promise<LoadedModel> {
+function loadModel(values: Values): Promise<LoadedModel> {
+  loaded ??= loadOnce(values);
+  return loaded;
+}
+
+async function loadOnce(values: Values): Promise<LoadedModel> {
   const source = values.model;
-  if (typeof source !== 'string' || !source) {
+  const endpoint = endpointSettings(taskName, values, (text) => process.stderr.write(`${text}\n`));
+  if ((typeof source !== 'string' || !source) && endpoint?.role !== 'lm') {
     throw new HostError('Missing --model: a local model folder or a Hugging Face Hub id.');
   }
   const settings: HostSettings = {
@@ -401,11 +421,14 @@ async function loadModel(values: Values): Promise<LoadedModel> {
       (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),
     dtype: choice(values, 'dtype', dtypeChoices) ?? 'auto',
     threads: numberOption(values, 'threads') ?? 0,
+    endpoints: endpoint?.settings,
   };
   registry = new ModelRegistry(settings, (progress) => {
     if (!progress.done && process.stderr.isTTY) process.stderr.write(`${progress.message}\n`);
   });
-  return registry.load(source);
+  if (!endpoint) return registry.load(source as string);
+  settings.models[endpoint.role] = typeof source === 'string' ? source : '';
+  return registry.use(endpoint.role, async (model) => model);
 }
 
 function readInput(values: Values): string {
@@ -448,6 +471,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(taskUsage(name, task));
       return 0;
     }
+    taskName = name;
+    if (values['input-glob'] !== undefined) return await corpusTask(task, values as Values, io);
     await task.run(values as Values, io);
     return 0;
   } catch (error) {
@@ -455,6 +480,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 1;
   } finally {
     await registry?.dispose();
+    loaded = undefined;
   }
 }
 
@@ -462,6 +488,7 @@ if (require.main === module) {
   main(process.argv.slice(2), {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
+    write: (text, stream) => (stream === 'out' ? process.stdout : process.stderr).write(text),
   }).then((code) => {
     process.exitCode = code;
   });

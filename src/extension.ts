@@ -7,6 +7,7 @@ import { answerDecorationTypes } from './client/questionAnswering';
 import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
+import { registerEndpointStatusBar } from './client/endpointStatus';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
 
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     statusItem,
     ...statusDisposables,
     ...registerCommands(ctx),
+    ...registerEndpointStatusBar(features),
   );
   const running = host;
   const activationMs = performance.now() - started;

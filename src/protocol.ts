@@ -30,6 +30,23 @@ export interface HostSettings {
   dtype: Dtype;
   /** onnxruntime intra-op threads; 0 = automatic. */
   threads: number;
+  /** Serving engines that run graphs instead of this machine (absent = everything local). */
+  endpoints?: EndpointSettings;
+}
+
+/** Where graphs run remotely: see src/host/models/remote/. */
+export interface EndpointSettings {
+  /** Per role, a model's URL on an Open Inference Protocol server; for lm, an OpenAI base URL. */
+  urls: Partial<Record<HeadRole, string>>;
+  /** The name the OpenAI-compatible server knows the language model by. */
+  lmModel?: string;
+  timeoutMs?: number;
+  /** Requests in flight per endpoint. */
+  concurrency?: number;
+  /** Windows per Open Inference request (1 = one window per request). */
+  maxBatch?: number;
+  /** How errors name the endpoint setting (the CLI says --endpoint). */
+  settingName?: string;
 }
 
 export type ModelState = 'loading' | 'ready' | 'error';
@@ -50,6 +67,9 @@ export interface ModelInfo {
   folder?: string;
   /** Runs in one graph with the other heads whose checkpoints share its backbone. */
   sharedBackbone?: boolean;
+  /** The serving engine that runs the graph, and whether its health check answered ready. */
+  endpoint?: string;
+  endpointReady?: boolean;
   error?: string;
 }
 

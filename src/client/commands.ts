@@ -6,6 +6,7 @@ import { toggleInlineSuggestions } from './inlineCompletions';
 import { chooseModelFolder, openWalkthroughSample } from './walkthrough';
 import { pickLabels, type Classifier } from './classification';
 import { showModelStatus } from './modelStatus';
+import { setEndpointApiKey } from './endpoints';
 import {
   askQuestion,
   chooseBestOption,
@@ -43,6 +44,7 @@ const commands: Record<string, Command> = {
     );
   },
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
+  'gpt2Heads.setEndpointApiKey': (ctx) => setEndpointApiKey(ctx.extension),
   'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
   'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
   'gpt2Heads.clearTags': (ctx) => {

@@ -19,6 +19,7 @@ import type {
 } from 'vscode-languageserver-protocol';
 import { errorCodes, methods, type LoadProgress } from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
+import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 
@@ -64,6 +65,10 @@ export class HostClient implements vscode.Disposable {
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         if (this.client) void this.client.sendNotification(methods.configure, this.settings());
+      }),
+      // The endpoint API key lives in SecretStorage and reaches the host in its environment.
+      ...registerEndpointKey(context, () => {
+        if (this.client) void this.restart();
       }),
     );
   }
@@ -194,9 +199,14 @@ export class HostClient implements vscode.Disposable {
 
   private async createAndStart(): Promise<LanguageClient> {
     const module = this.context.asAbsolutePath('dist/host.js');
+    const env = endpointKeyEnvironment();
     const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc },
-      debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--inspect=6010'] } },
+      run: { module, transport: TransportKind.ipc, options: { env } },
+      debug: {
+        module,
+        transport: TransportKind.ipc,
+        options: { env, execArgv: ['--inspect=6010'] },
+      },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],

@@ -19,6 +19,9 @@ function describe(model: ModelInfo): vscode.QuickPickItem {
     model.contextLength !== undefined ? `context ${model.contextLength}` : undefined,
     model.loadMs !== undefined ? `loaded in ${model.loadMs} ms` : undefined,
     model.sharedBackbone ? 'backbone shared with other heads' : undefined,
+    model.endpoint
+      ? `runs on ${model.endpoint} (${model.endpointReady ? 'ready' : 'not ready'})`
+      : undefined,
   ].filter(Boolean);
   const labels = model.labels?.length ? `labels: ${model.labels.join(', ')}` : '';
   return {

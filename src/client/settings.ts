@@ -8,6 +8,7 @@ import {
   type HeadRole,
   type HostSettings,
 } from '../protocol';
+import { endpointSettingKeys, endpointSettings } from './endpoints';
 
 const section = 'gpt2Heads';
 
@@ -96,6 +97,7 @@ export const hostSettingKeys = [
   `${section}.dtype`,
   `${section}.threads`,
   `${section}.cacheDirectory`,
+  ...endpointSettingKeys,
 ];
 
 export function hostSettings(globalStorage: vscode.Uri): HostSettings {
@@ -108,5 +110,6 @@ export function hostSettings(globalStorage: vscode.Uri): HostSettings {
     cacheDir: settings.cacheDirectory() || vscode.Uri.joinPath(globalStorage, 'models').fsPath,
     dtype: settings.dtype(),
     threads: settings.threads(),
+    endpoints: endpointSettings(),
   };
 }

@@ -15,10 +15,12 @@ import { chooseRequest } from './tasks/multipleChoice';
 import { answerRequest } from './tasks/questionAnswering';
 import { tagRequest } from './tasks/tagging';
 import { ModelRegistry } from './models/registry';
+import { withEndpointHealth } from './models/remote/remoteModel';
 
 const connection = createConnection(ProposedFeatures.all);
 const started = Date.now();
 let registry: ModelRegistry | undefined;
+let settings: HostSettings;
 
 function models(): ModelRegistry {
   if (!registry) throw new ResponseError(errorCodes.badInput, 'The model host is not initialised.');
@@ -55,18 +57,21 @@ async function answer<T>(
 }
 
 connection.onInitialize((params) => {
-  const settings = params.initializationOptions as HostSettings;
+  settings = params.initializationOptions as HostSettings;
   registry = new ModelRegistry(settings, (progress) =>
     connection.sendNotification(methods.loadProgress, progress),
   );
   return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host' } };
 });
 
-connection.onNotification(methods.configure, (settings) => models().configure(settings));
+connection.onNotification(methods.configure, (next) => {
+  settings = next;
+  models().configure(next);
+});
 connection.onNotification(methods.cancelLoad, ({ source }) => models().cancelLoad(source));
 
-connection.onRequest(methods.status, () => ({
-  models: models().status(),
+connection.onRequest(methods.status, async () => ({
+  models: await withEndpointHealth(models().status(), settings),
   pid: process.pid,
   rssBytes: process.memoryUsage().rss,
   uptimeMs: Date.now() - started,

@@ -1,8 +1,11 @@
 // Head weights of the reference ONNX exports, by their Hugging Face names, so that tests can
 // rebuild those heads over the shared backbone.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import type { Weights } from '../../src/host/convert/gpt2Graph';
+import { readSafetensors, writeSafetensors } from '../../src/host/convert/safetensors';
+import { fixturesDir } from './fixtures';
 
 /**
  * Every initializer outside the backbone (`transformer.*`). The exporter stores an nn.Linear
@@ -28,4 +31,26 @@ export function exportedHeadWeights(onnxFile: string, linearWeight: string): Wei
     weights.set(linearWeight, { shape: [cols, rows], data: transposed });
   }
   return weights;
+}
+
+/** A checkpoint of a reference head: the shared backbone plus the head weights of its export. */
+export function checkpointFrom(name: string, headWeight: string, root: string): string {
+  const folder = join(root, name);
+  mkdirSync(folder, { recursive: true });
+  for (const file of [
+    'config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'special_tokens_map.json',
+  ]) {
+    copyFileSync(join(fixturesDir, name, file), join(folder, file));
+  }
+  const weights: Weights = new Map(
+    readSafetensors(join(fixturesDir, 'safetensors', 'gpt2-tiny-ner', 'model.safetensors')).tensors,
+  );
+  for (const key of [...weights.keys()]) if (!key.startsWith('transformer.')) weights.delete(key);
+  const file = join(fixturesDir, name, 'onnx', 'model.onnx');
+  for (const [key, tensor] of exportedHeadWeights(file, headWeight)) weights.set(key, tensor);
+  writeSafetensors(join(folder, 'model.safetensors'), weights, { format: 'pt' });
+  return folder;
 }

@@ -47,6 +47,19 @@ export function labelsOf(config: Gpt2Config, count?: number): string[] {
 }
 
 /** Checks a local folder and says which kind of model it holds. */
+/** How many labels a classification head has: id2label, num_labels, or HF's default of 2. */
+export function labelCount(config: Gpt2Config, architecture: Gpt2Architecture): number {
+  if (
+    architecture === 'GPT2ForTokenClassification' ||
+    architecture === 'GPT2ForSequenceClassification'
+  ) {
+    const fromMap = Object.keys(config.id2label ?? {}).length;
+    const declared = typeof config.num_labels === 'number' ? config.num_labels : 0;
+    return Math.max(fromMap, declared, fromMap === 0 && declared === 0 ? 2 : 0);
+  }
+  return 0;
+}
+
 export function inspectLocalFolder(source: string): LocalModelFolder {
   const folder = expandPath(source);
   if (!existsSync(folder)) {

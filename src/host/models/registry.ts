@@ -22,6 +22,7 @@ import {
   inspectLocalFolder,
   isHubId,
   isLocalSource,
+  labelCount,
   labelsOf,
   parameterCount,
 } from './modelFolder';
@@ -34,6 +35,7 @@ import {
 import { offlineMissingMessage, transformers, useNetworkPolicy } from './runtime';
 import { emptyPastKeyValues, int64Tensor, labelLogits, requireFinite } from '../tensors';
 import type { CheckpointConverter, LoadedModel } from './loadedModel';
+import { loadRemoteLanguageModel, loadRemoteModel } from './remote/remoteModel';
 
 export const roleTitles: Record<HeadRole, string> = {
   lm: 'the language model',
@@ -46,6 +48,8 @@ export const roleTitles: Record<HeadRole, string> = {
 
 interface Entry {
   source: string;
+  /** The serving engine that runs this model's graph (gpt2Heads.<role>.endpoint). */
+  endpoint?: { role: HeadRole; url: string };
   loading: Promise<LoadedModel>;
   loaded?: LoadedModel;
   error?: string;
@@ -75,7 +79,8 @@ export class ModelRegistry {
     const reload =
       settings.dtype !== this.settings.dtype ||
       settings.threads !== this.settings.threads ||
-      settings.cacheDir !== this.settings.cacheDir;
+      settings.cacheDir !== this.settings.cacheDir ||
+      JSON.stringify(settings.endpoints) !== JSON.stringify(this.settings.endpoints);
     const modelsChanged = JSON.stringify(settings.models) !== JSON.stringify(this.settings.models);
     this.settings = settings;
     useNetworkPolicy(settings.offline, (url) => this.abortSignalFor(url));
@@ -106,7 +111,11 @@ export class ModelRegistry {
 
   /** Runs `work` with the role's model, loading it first if needed. */
   async use<T>(role: HeadRole, work: (model: LoadedModel) => Promise<T>): Promise<T> {
-    const entry = this.entryFor(this.sourceFor(role));
+    const endpoint = this.endpointFor(role);
+    // A language model on a server needs no local model (the setting only adds a tokenizer).
+    const source =
+      endpoint?.role === 'lm' && !this.isConfigured('lm') ? endpoint.url : this.sourceFor(role);
+    const entry = this.entryFor(source, endpoint);
     entry.inUse++;
     try {
       return await work(await entry.loading);
@@ -119,6 +128,12 @@ export class ModelRegistry {
   /** Loads a model outside any role (the CLI, tests). */
   load(source: string): Promise<LoadedModel> {
     return this.entryFor(source).loading;
+  }
+
+  /** The Open Inference endpoint that runs the role's graph; the LM's is OpenAI-compatible. */
+  private endpointFor(role: HeadRole): Entry['endpoint'] {
+    const url = this.settings.endpoints?.urls[role]?.trim();
+    return url ? { role, url } : undefined;
   }
 
   cancelLoad(source: string): void {
@@ -135,7 +150,11 @@ export class ModelRegistry {
         .filter(([, value]) => value === source)
         .map(([role]) => role);
     return [...this.entries.values()].map((entry) => ({
-      ...(entry.loaded?.info ?? { source: entry.source, state: entry.error ? 'error' : 'loading' }),
+      ...(entry.loaded?.info ?? {
+        source: entry.source,
+        state: entry.error ? 'error' : 'loading',
+        endpoint: entry.endpoint?.url,
+      }),
       error: entry.error,
       roles: rolesOf(entry.source),
     }));
@@ -145,18 +164,33 @@ export class ModelRegistry {
     await Promise.all([...this.entries.values()].map((entry) => this.release(entry)));
   }
 
-  private entryFor(source: string): Entry {
-    const existing = this.entries.get(source);
+  private entryFor(source: string, endpoint?: Entry['endpoint']): Entry {
+    const key = endpoint ? `${source}\n${endpoint.url}` : source;
+    const existing = this.entries.get(key);
     if (existing && !existing.error) return existing;
     const abort = new AbortController();
     const entry: Entry = {
       source,
+      endpoint,
       abort,
       inUse: 0,
       retired: false,
       loading: Promise.resolve() as unknown as Promise<LoadedModel>,
     };
-    entry.loading = this.loadModel(source, abort.signal).then(
+    entry.loading = (
+      endpoint
+        ? endpoint.role === 'lm'
+          ? loadRemoteLanguageModel(
+              this.isConfigured('lm') ? source : undefined,
+              endpoint.url,
+              this.settings,
+              (message, done) => this.onProgress({ source, message, done }),
+            )
+          : loadRemoteModel(source, endpoint.role, endpoint.url, this.settings, (message, done) =>
+              this.onProgress({ source, message, done }),
+            )
+        : this.loadModel(source, abort.signal)
+    ).then(
       (model) => {
         entry.loaded = model;
         if (entry.retired) void this.release(entry);
@@ -168,13 +202,13 @@ export class ModelRegistry {
         throw new HostError(entry.error, errorCode(error));
       },
     );
-    this.entries.set(source, entry);
+    this.entries.set(key, entry);
     return entry;
   }
 
   private retire(entry: Entry): void {
     entry.retired = true;
-    if (this.entries.get(entry.source) === entry) this.entries.delete(entry.source);
+    for (const [key, value] of this.entries) if (value === entry) this.entries.delete(key);
     if (entry.inUse === 0) void this.release(entry);
   }
 
@@ -450,18 +484,6 @@ function tokenizerVocabSize(tokenizer: PreTrainedTokenizer): number {
         ? Object.values(vocab)
         : [];
   return ids.reduce<number>((size, id) => Math.max(size, Number(id) + 1), 0);
-}
-
-function labelCount(config: Gpt2Config, architecture: Gpt2Architecture): number {
-  if (
-    architecture === 'GPT2ForTokenClassification' ||
-    architecture === 'GPT2ForSequenceClassification'
-  ) {
-    const fromMap = Object.keys(config.id2label ?? {}).length;
-    const declared = typeof config.num_labels === 'number' ? config.num_labels : 0;
-    return Math.max(fromMap, declared, fromMap === 0 && declared === 0 ? 2 : 0);
-  }
-  return 0;
 }
 
 function isDownloadedCheckpoint(cacheDir: string, hubId: string): boolean {

@@ -14,6 +14,8 @@ import { cacheBudgets, cachePerOwner } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
 import { emptyPastKeyValues, labelLogits } from '../tensors';
+import { scoreRemote } from '../models/remote/openaiCompletions';
+import { completionsFor } from '../models/remote/remoteModel';
 import { encode, requireArchitecture, runPadded } from './run';
 
 /** A classify request's result before the model's name and the method are added. */
@@ -128,6 +130,8 @@ export async function scoreContinuations(
   continuations: readonly string[],
   token: Cancellation,
 ) {
+  const remote = completionsFor(model);
+  if (remote) return scoreRemote(remote, context, continuations, token);
   const contextIds = model.tokenizer.encode(context, { add_special_tokens: false });
   if (contextIds.length === 0) {
     const eos = model.config.eos_token_id;

@@ -5,6 +5,8 @@ import { exclusive } from '../inferenceQueue';
 import { int64Tensor, requireFinite } from '../tensors';
 import { CancelledError, HostError, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
+import { generateRemote } from '../models/remote/openaiCompletions';
+import { completionsFor } from '../models/remote/remoteModel';
 
 /** Keys and values computed for `ids`, kept between requests to reuse a common prefix. */
 interface KvCache {
@@ -31,6 +33,8 @@ export async function generate(
   token: Cancellation,
   onText: (text: string) => void = () => undefined,
 ): Promise<GenerateResult> {
+  const remote = completionsFor(model);
+  if (remote) return generateRemote(remote, request.prompt, request.options, token, onText);
   requireCausalLm(model);
   const { session, tokenizer, config } = model;
   const options = resolveOptions(model, request.options);

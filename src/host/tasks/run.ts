@@ -5,6 +5,7 @@ import type { Gpt2Architecture } from '../convert/gpt2Config';
 import { HostError } from '../errors';
 import { int64Tensor, requireFinite } from '../tensors';
 import type { LoadedModel } from '../models/loadedModel';
+import { isRemoteSession } from '../models/remote/openInference';
 
 /** Refuses a model of another architecture than the task's, saying what to set instead. */
 export function requireArchitecture(
@@ -64,8 +65,8 @@ export async function runPadded(
       Array.from({ length: rows.length * width }, (_, i) => i % width),
     );
   }
-  const outputs = await exclusive(() =>
-    fetches ? model.session.run(feeds, fetches) : model.session.run(feeds),
-  );
+  const run = () => (fetches ? model.session.run(feeds, fetches) : model.session.run(feeds));
+  // A serving engine queues and batches its own requests: local calls must not wait for them.
+  const outputs = await (isRemoteSession(model.session) ? run() : exclusive(run));
   return requireFinite(model.source, outputs as Record<string, Tensor>);
 }

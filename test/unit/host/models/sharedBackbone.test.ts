@@ -1,41 +1,17 @@
 // NER, POS and sentiment checkpoints fine-tuned on one backbone run as one graph: the results
 // are Hugging Face's, and one forward pass per window serves every head.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyText } from '../../../../src/host/tasks/classification';
 import { neverCancelled } from '../../../../src/host/errors';
-import type { Weights } from '../../../../src/host/convert/gpt2Graph';
 import { ModelRegistry } from '../../../../src/host/models/registry';
-import { readSafetensors, writeSafetensors } from '../../../../src/host/convert/safetensors';
 import * as shared from '../../../../src/host/models/sharedBackbone';
 import { tagText, toSpan } from '../../../../src/host/tasks/tagging';
-import { exportedHeadWeights } from '../../../support/exportedHeads';
+import { checkpointFrom } from '../../../support/exportedHeads';
 import { hostSettings } from '../../../support/hostProcess';
 import { fixturesDir } from '../../../support/fixtures';
-
-/** A checkpoint of a reference head: the shared backbone plus the head weights of its export. */
-function checkpointFrom(name: string, headWeight: string, root: string): string {
-  const folder = join(root, name);
-  mkdirSync(folder, { recursive: true });
-  for (const file of [
-    'config.json',
-    'tokenizer.json',
-    'tokenizer_config.json',
-    'special_tokens_map.json',
-  ]) {
-    copyFileSync(join(fixturesDir, name, file), join(folder, file));
-  }
-  const weights: Weights = new Map(
-    readSafetensors(join(fixturesDir, 'safetensors', 'gpt2-tiny-ner', 'model.safetensors')).tensors,
-  );
-  for (const key of [...weights.keys()]) if (!key.startsWith('transformer.')) weights.delete(key);
-  const file = join(fixturesDir, name, 'onnx', 'model.onnx');
-  for (const [key, tensor] of exportedHeadWeights(file, headWeight)) weights.set(key, tensor);
-  writeSafetensors(join(folder, 'model.safetensors'), weights, { format: 'pt' });
-  return folder;
-}
 
 describe('heads that share a backbone', function () {
   this.timeout(120_000);
