@@ -7,9 +7,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
-  headRoles,
+  headFor,
+  modelsFor,
+  taskTable,
   type Dtype,
-  type HeadRole,
   type HostSettings,
   type ModelInfo,
 } from './protocol';
@@ -252,8 +253,13 @@ const tasks: Record<string, Task> = {
       const model = await loadModel(values);
       const parsed = parseChoices(readInput(values));
       const options = parsed.options.map(optionAsContinuation);
+      // The model given is the multiple-choice head if it is one; any other is scored as the LM.
+      const head = headFor(
+        'multipleChoice',
+        (role) => model.architecture === taskTable[role].architecture,
+      );
       const result =
-        model.architecture === 'GPT2DoubleHeadsModel'
+        head === 'multipleChoice'
           ? await chooseWithDoubleHeads(model, parsed.context, options)
           : await chooseWithLanguageModel(model, parsed.context, options, neverCancelled);
       const byOption = parsed.options.map((option, index) => ({
@@ -391,7 +397,7 @@ async function loadModel(values: Values): Promise<LoadedModel> {
     throw new HostError(`--dtype must be auto, fp32 or q8 (got "${dtype}").`);
   }
   const settings: HostSettings = {
-    models: Object.fromEntries(headRoles.map((role) => [role, ''])) as Record<HeadRole, string>,
+    models: modelsFor(() => ''),
     offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
     cacheDir:
       (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),

@@ -13,6 +13,7 @@ import {
   type AskArguments,
 } from './questionAnswering';
 import { goToEntity, revealRange } from './tagging';
+import { settings, write } from './settings';
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
 
@@ -41,9 +42,8 @@ const commands: Record<string, Command> = {
     clearAnswerDecorations();
   },
   'gpt2Heads.toggleAutoTag': async () => {
-    const config = vscode.workspace.getConfiguration('gpt2Heads');
-    const next = !config.get<boolean>('tagging.auto');
-    await config.update('tagging.auto', next, vscode.ConfigurationTarget.Global);
+    const next = !settings.autoTag();
+    await write.autoTag(next);
     void vscode.window.setStatusBarMessage(
       vscode.l10n.t('GPT-2 Heads: automatic tagging {0}', next ? 'on' : 'off'),
       3000,

@@ -151,6 +151,7 @@ export async function tagDocument(
   if (options.useCache !== false) caches.set(model, cache);
   const logits = new Float32Array(encoded.ids.length * labels);
   let cachedWindows = 0;
+  let done = 0;
   for (const chunk of chunks) {
     throwIfCancelled(token);
     const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
@@ -163,6 +164,7 @@ export async function tagDocument(
     }
     const skip = chunk.start - chunk.windowStart;
     logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
+    token.report?.(++done, chunks.length);
   }
   throwIfCancelled(token);
   return {
