@@ -44,7 +44,9 @@ describe('structured errors and the status notification of the host process', fu
       repoRoot,
       hostSettings({ ner: missing, classification: fixtureModels.classification }),
     );
-    host.connection.onNotification(methods.serverStatus, (status) => statuses.push(status));
+    host.connection.onNotification(methods.serverStatus, (status) => {
+      statuses.push(status);
+    });
   });
   after(() => host?.stop());
 
@@ -147,9 +149,9 @@ describe('structured errors and the status notification of the host process', fu
     const long = Array.from({ length: 40 }, () => text).join('\n');
     const windows: { done: number; total: number }[] = [];
     const token = 'windows-1';
-    const listener = host.connection.onProgress(windowProgress, token, (progress) =>
-      windows.push(progress),
-    );
+    const listener = host.connection.onProgress(windowProgress, token, (progress) => {
+      windows.push(progress);
+    });
     await host.connection.sendRequest(methods.classify, {
       text: long,
       scope: 'document',
