@@ -7,14 +7,15 @@ export function actionsFor(data: ErrorData | undefined): string[] {
   switch (data?.kind) {
     case 'notConfigured':
     case 'missingFolder':
-      return data.role
-        ? ['Open Settings', 'Choose a Local Model Folder…', 'Show Log']
-        : ['Open Settings', 'Show Log'];
-    case 'offline':
-    case 'network':
     case 'loadFailed':
-      return data.setting ? ['Open Settings', 'Show Log'] : ['Show Log'];
+      // The head's own model is the problem: its setting, or another folder for it.
+      return data.role && data.setting === taskTable[data.role].setting
+        ? ['Open Settings', 'Choose a Local Model Folder…', 'Show Log']
+        : data.setting
+          ? ['Open Settings', 'Show Log']
+          : ['Show Log'];
     case 'hostStopped':
+    case 'internal':
       return ['Show Log'];
     default:
       return data?.setting ? ['Open Settings', 'Show Log'] : ['Show Log'];

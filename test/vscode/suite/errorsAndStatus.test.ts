@@ -74,6 +74,12 @@ async function openSelected(
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Accepts the active item of the quick pick on screen, once the workbench shows it. */
+async function accept(): Promise<void> {
+  await sleep(300);
+  await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+}
 const classifier = join(fixturesDir, 'gpt2-tiny-sentiment');
 
 describe('a model host killed in the middle of each request', () => {
@@ -199,6 +205,31 @@ describe('a missing model folder', () => {
       assert.ok(spans && spans.length > 0, 'the picked folder does not tag');
       assert.ok(extension.taggedSpans(editor.document.uri, 'ner').length > 0);
     });
+  });
+});
+
+describe('the host status in the status bar', () => {
+  afterEach(closeAll);
+
+  it('turns to a warning naming the failed model, and back once the setting is fixed', async () => {
+    const extension = await api();
+    const missing = '/tmp/gpt2-heads-tests-no-such-pos-folder';
+    await withSetting('pos.model', missing, async () => {
+      await openText(caseText('names_places'));
+      const errors = capture('showErrorMessage');
+      try {
+        await vscode.commands.executeCommand('gpt2Heads.tagPartsOfSpeech');
+      } finally {
+        errors.restore();
+      }
+      const item = extension.hostStatusBar();
+      await until(() => item.text === '$(warning) GPT-2', 'the warning in the status bar');
+      assert.match(String(item.tooltip), /no-such-pos-folder" does not exist/);
+    });
+    await until(
+      () => extension.hostStatusBar().text === '$(check) GPT-2',
+      'the status bar to be healthy again',
+    );
   });
 });
 
@@ -351,18 +382,32 @@ describe('labels, status items and model status', () => {
         ),
       );
       picks[0].activeItems = [item];
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await accept();
       await until(() => picks.length === 2, 'the details of the model');
       const details = picks[1];
       assert.ok(details.items.some((i) => i.description === 'Architecture'));
       const open = details.items[0];
       assert.match(open.label, /Open the Model Folder/);
       details.activeItems = [open];
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await accept();
       await until(
         () =>
           vscode.window.activeTextEditor?.document.uri.fsPath === join(nerFolder, 'config.json'),
         "the model folder's config.json to open",
+      );
+      // The model's setting, from the same details.
+      await vscode.commands.executeCommand('gpt2Heads.showModelStatus');
+      await until(() => picks.length === 3, 'the model status again');
+      picks[2].activeItems = [picks[2].items.find((i) => i.label.endsWith(nerFolder))!];
+      await accept();
+      await until(() => picks.length === 4, 'the details again');
+      const setting = picks[3].items.find((i) => i.label.includes('gpt2Heads.ner.model'));
+      assert.ok(setting, picks[3].items.map((i) => i.label).join('\n'));
+      picks[3].activeItems = [setting];
+      await accept();
+      await until(
+        () => vscode.window.tabGroups.activeTabGroup.activeTab?.label === 'Settings',
+        'the settings editor',
       );
     } finally {
       restore();
