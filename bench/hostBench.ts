@@ -128,8 +128,8 @@ export interface CompletionResults {
 
 const TAG_OPTIONS = { aggregation_strategy: 'simple' as const, ignore_labels: ['O'] };
 
-function tagParams(role: 'ner' | 'pos', text: string, uri: string): TagParams {
-  return { role, uri, text, ...TAG_OPTIONS };
+function tagParams(role: 'ner' | 'pos', text: string): TagParams {
+  return { role, text, ...TAG_OPTIONS };
 }
 
 /** The chunks the host's tagDocument cuts a text into (with its default left context). */
@@ -194,8 +194,8 @@ export async function benchHost(options: {
 
     // Loads every model with a small first request, timing it (load included).
     const warmUps: [HeadRole, () => Promise<unknown>][] = [
-      ['ner', () => host.request(methods.tag, tagParams('ner', 'Holmes met Watson.', 'warm:ner'))],
-      ['pos', () => host.request(methods.tag, tagParams('pos', 'Holmes met Watson.', 'warm:pos'))],
+      ['ner', () => host.request(methods.tag, tagParams('ner', 'Holmes met Watson.'))],
+      ['pos', () => host.request(methods.tag, tagParams('pos', 'Holmes met Watson.'))],
       [
         'classification',
         () =>
@@ -276,7 +276,7 @@ async function benchTagging(
   const order = coldOrder(docs.long, reps.cold);
   const cold = await budget.repeat(`${what} cold`, order.length, async (i) => {
     const { ms, value } = await timed(() =>
-      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', order[i], `doc:${i}`)),
+      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', order[i])),
     );
     log(`${what} cold: ${Math.round(ms)} ms, ${value.windows} windows, ${value.tokens} tokens`);
     return { ms, ...value };
@@ -295,10 +295,7 @@ async function benchTagging(
   const edited = typingEdits(base, docs.typed).slice(0, reps.edits);
   const edits = await budget.repeat(`${what} edit`, edited.length, async (i) => {
     const { ms, value } = await timed(() =>
-      host.request<TagParams, TagResult>(
-        methods.tag,
-        tagParams('ner', edited[i], `doc:${cold.length - 1}`),
-      ),
+      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', edited[i])),
     );
     log(
       `${what} edit ${i + 1}: ${Math.round(ms)} ms, ${value.windows - value.cachedWindows} windows run`,
@@ -330,8 +327,8 @@ async function benchTagging(
   const together = await budget.repeat(`${what}+POS together`, fresh.length, async (i) => {
     const { ms, value } = await timed(() =>
       Promise.all([
-        host.request<TagParams, TagResult>(methods.tag, tagParams('ner', fresh[i], `both:${i}`)),
-        host.request<TagParams, TagResult>(methods.tag, tagParams('pos', fresh[i], `both:${i}`)),
+        host.request<TagParams, TagResult>(methods.tag, tagParams('ner', fresh[i])),
+        host.request<TagParams, TagResult>(methods.tag, tagParams('pos', fresh[i])),
       ]),
     );
     posWindows = value[1].windows;
@@ -406,7 +403,7 @@ async function benchClassification(
   if (budget.allows(`${what} after tagging`, (2 * estimate) / (reps.cold + 2))) {
     const text = docs.tagThenClassify;
     const tag = await timed(() =>
-      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', text, 'tag-then-classify')),
+      host.request<TagParams, TagResult>(methods.tag, tagParams('ner', text)),
     );
     const after = await classify(text);
     afterTagging = {

@@ -7,9 +7,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
-  headRoles,
+  headFor,
+  modelsFor,
+  taskTable,
   weightDtypes,
-  type HeadRole,
   type HostSettings,
   type ModelInfo,
   type WeightDtype,
@@ -261,10 +262,16 @@ const tasks: Record<string, Task> = {
       const model = await loadModel(values);
       const parsed = parseChoices(readInput(values));
       const options = parsed.options.map(optionAsContinuation);
+      // The model given is the multiple-choice head if it is one; any other is scored as the LM.
+      const head = headFor(
+        'multipleChoice',
+        (role) => model.architecture === taskTable[role].architecture,
+      );
       const result = await chooseRequest(
         model,
         { context: parsed.context, options },
         neverCancelled,
+        head === 'multipleChoice' ? 'double-heads' : 'language-model',
       );
       const byOption = parsed.options.map((option, index) => ({
         option,
@@ -415,7 +422,7 @@ async function loadOnce(values: Values): Promise<LoadedModel> {
     throw new HostError('Missing --model: a local model folder or a Hugging Face Hub id.');
   }
   const settings: HostSettings = {
-    models: Object.fromEntries(headRoles.map((role) => [role, ''])) as Record<HeadRole, string>,
+    models: modelsFor(() => ''),
     offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
     cacheDir:
       (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),

@@ -3,15 +3,103 @@
 import {
   NotificationType,
   type PartialResultParams,
+  type WorkDoneProgressParams,
   ProgressType,
   ProtocolRequestType,
   RequestType,
   RequestType0,
 } from 'vscode-languageserver-protocol';
 
-/** The heads a user can point at a model, one setting each (`gpt2Heads.<role>.model`). */
-export const headRoles = ['lm', 'ner', 'pos', 'classification', 'qa', 'multipleChoice'] as const;
-export type HeadRole = (typeof headRoles)[number];
+interface TaskRow {
+  /** Hugging Face's pipeline task name. */
+  hfTask: string;
+  /** The transformers class whose checkpoints this head loads. */
+  architecture: string;
+  /** How the user sees the head: status, pickers, messages. */
+  title: string;
+  /** The setting that names its model. */
+  setting: `gpt2Heads.${string}.model`;
+  /** The graph outputs the head reads. */
+  outputs: readonly string[];
+  /** The head whose model does this task when this head has none (zero-shot, option scoring). */
+  fallback?: 'lm';
+}
+
+/**
+ * The heads a user can point at a model, one row each: the only place a head is named.
+ * Everything else (settings, pickers, messages, HostSettings.models) is built from this table.
+ */
+export const taskTable = {
+  lm: {
+    hfTask: 'text-generation',
+    architecture: 'GPT2LMHeadModel',
+    title: 'Language model',
+    setting: 'gpt2Heads.lm.model',
+    outputs: ['logits'],
+  },
+  ner: {
+    hfTask: 'token-classification',
+    architecture: 'GPT2ForTokenClassification',
+    title: 'Named entities (NER)',
+    setting: 'gpt2Heads.ner.model',
+    outputs: ['logits'],
+  },
+  pos: {
+    hfTask: 'token-classification',
+    architecture: 'GPT2ForTokenClassification',
+    title: 'Parts of speech',
+    setting: 'gpt2Heads.pos.model',
+    outputs: ['logits'],
+  },
+  classification: {
+    hfTask: 'text-classification',
+    architecture: 'GPT2ForSequenceClassification',
+    title: 'Classification',
+    setting: 'gpt2Heads.classification.model',
+    outputs: ['logits'],
+    fallback: 'lm',
+  },
+  qa: {
+    hfTask: 'question-answering',
+    architecture: 'GPT2ForQuestionAnswering',
+    title: 'Question answering',
+    setting: 'gpt2Heads.qa.model',
+    outputs: ['start_logits', 'end_logits'],
+  },
+  multipleChoice: {
+    hfTask: 'multiple-choice',
+    architecture: 'GPT2DoubleHeadsModel',
+    title: 'Multiple choice',
+    setting: 'gpt2Heads.multipleChoice.model',
+    outputs: ['logits', 'mc_logits'],
+    fallback: 'lm',
+  },
+} as const satisfies Record<string, TaskRow>;
+
+export type HeadRole = keyof typeof taskTable;
+export const headRoles = Object.keys(taskTable) as HeadRole[];
+
+export function isHeadRole(value: unknown): value is HeadRole {
+  return typeof value === 'string' && Object.hasOwn(taskTable, value);
+}
+
+/**
+ * The one "fall back to the LM" rule: the head that does `role`'s task, given which heads have a
+ * model (`hasModel`). Classification and multiple choice are done by the LM when their own head
+ * has none (zero-shot labels, option likelihoods); every other head needs its own model.
+ */
+export function headFor(role: HeadRole, hasModel: (role: HeadRole) => boolean): HeadRole {
+  const row: TaskRow = taskTable[role];
+  return !hasModel(role) && row.fallback ? row.fallback : role;
+}
+
+/** HostSettings.models from one source per head ('' = not configured). */
+export function modelsFor(source: (role: HeadRole) => string): Record<HeadRole, string> {
+  return Object.fromEntries(headRoles.map((role) => [role, source(role)])) as Record<
+    HeadRole,
+    string
+  >;
+}
 
 /** Which weights run: full precision, or int8 (onnx/model_quantized.onnx). */
 export const weightDtypes = ['fp32', 'q8'] as const;
@@ -120,6 +208,9 @@ export interface GenerateChunk {
 }
 export const generateChunk = new ProgressType<GenerateChunk>();
 
+/** Work-done progress of tag, classify (document) and answer requests: windows read so far. */
+export const windowProgress = new ProgressType<WindowProgress>();
+
 /** A model file is being fetched or a model is being loaded or converted. */
 export interface LoadProgress {
   source: string;
@@ -129,20 +220,68 @@ export interface LoadProgress {
   done?: boolean;
 }
 
-export interface ModelFailure {
-  source: string;
-  roles: HeadRole[];
-  message: string;
+/** How healthy the host is: rust-analyzer's serverStatus, for the status bar and Show Model Status. */
+export interface ServerStatus {
+  /** 'error': a configured model failed to load; 'warning': one is loading; 'ok' otherwise. */
+  health: 'ok' | 'warning' | 'error';
+  /** No request is running and no model is loading. */
+  quiescent: boolean;
+  /** What the user should know, e.g. which model failed and why; absent when all is well. */
+  message?: string;
+  /** Every model the host holds or tried to load, with the heads that use it. */
+  models: { source: string; roles: HeadRole[]; state: ModelState; error?: string }[];
+}
+
+/** Why a request failed, so the client picks its actions from data rather than from prose. */
+export type ErrorKind =
+  /** The head has no model setting. */
+  | 'notConfigured'
+  /** The model setting names a local folder that is not there. */
+  | 'missingFolder'
+  /** The model is not on this machine and gpt2Heads.offline is on. */
+  | 'offline'
+  /** A download failed: the network is unreachable. */
+  | 'network'
+  /** The model is there but could not be loaded or run (damaged, wrong architecture…). */
+  | 'loadFailed'
+  /** The request itself cannot be answered (empty text, fewer than two options…). */
+  | 'badInput'
+  | 'cancelled'
+  /** The host process went away while the request ran (set by the client). */
+  | 'hostStopped'
+  /** A failure the host did not expect; its log has the stack. */
+  | 'internal';
+
+/** `ResponseError.data` of every failed request. */
+export interface ErrorData {
+  kind: ErrorKind;
+  /** The setting that fixes it, e.g. "gpt2Heads.ner.model" or "gpt2Heads.offline". */
+  setting?: string;
+  /** The model source (folder or Hub id) the error is about. */
+  model?: string;
+  /** The head whose request failed. */
+  role?: HeadRole;
+}
+
+/** Windows done out of all the windows of a long request, sent as its work-done progress. */
+export interface WindowProgress {
+  done: number;
+  total: number;
 }
 
 import type { AggregationStrategy } from './heads/tokenClassification';
 export type { AggregationStrategy };
-export type TaggingRole = 'ner' | 'pos';
+/** The heads that tag tokens (NER, POS): the table's token-classification rows. */
+export type TaggingRole = {
+  [R in HeadRole]: (typeof taskTable)[R]['hfTask'] extends 'token-classification' ? R : never;
+}[HeadRole];
+export const taggingRoles = headRoles.filter(
+  (role) => taskTable[role].hfTask === 'token-classification',
+) as TaggingRole[];
 
-export interface TagParams {
+export interface TagParams extends WorkDoneProgressParams {
   role: TaggingRole;
-  /** The document, to key the host's window cache; the text itself is sent whole. */
-  uri: string;
+  /** The whole document; the host's window cache is keyed by window content, not by document. */
   text: string;
   aggregation_strategy: AggregationStrategy;
   ignore_labels?: string[];
@@ -170,7 +309,7 @@ export interface TagResult {
 import type { LabelScore } from './heads/sequenceClassification';
 export type { LabelScore };
 
-export interface ClassifyParams {
+export interface ClassifyParams extends WorkDoneProgressParams {
   text: string;
   /** One passage (truncated to the model's context, as HF) or the whole document in windows. */
   scope: 'sequence' | 'document';
@@ -189,7 +328,7 @@ export interface ClassifyResult {
   zeroShot: boolean;
 }
 
-export interface AnswerParams {
+export interface AnswerParams extends WorkDoneProgressParams {
   question: string;
   context: string;
   top_k?: number;
@@ -228,23 +367,23 @@ export const methods = {
   /** client → host: the settings changed (also sent right after start). */
   configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
   /** client → host: every loaded model with its facts, for "Show Model Status". */
-  status: new RequestType0<HostStatus, void>('gpt2Heads/status'),
+  status: new RequestType0<HostStatus, ErrorData>('gpt2Heads/status'),
   /** client → host: the LM continues a prompt. Streams GenerateChunk partial results. */
-  generate: new ProtocolRequestType<GenerateParams, GenerateResult, GenerateChunk, void, void>(
+  generate: new ProtocolRequestType<GenerateParams, GenerateResult, GenerateChunk, ErrorData, void>(
     'gpt2Heads/generate',
   ),
   /** client → host: entities (NER) or tags (POS) of a whole document. */
-  tag: new RequestType<TagParams, TagResult, void>('gpt2Heads/tag'),
+  tag: new RequestType<TagParams, TagResult, ErrorData>('gpt2Heads/tag'),
   /** client → host: labels of a passage or a whole document (fine-tuned head or zero-shot). */
-  classify: new RequestType<ClassifyParams, ClassifyResult, void>('gpt2Heads/classify'),
+  classify: new RequestType<ClassifyParams, ClassifyResult, ErrorData>('gpt2Heads/classify'),
   /** client → host: extractive answers to a question over a context. */
-  answer: new RequestType<AnswerParams, AnswerResult, void>('gpt2Heads/answer'),
+  answer: new RequestType<AnswerParams, AnswerResult, ErrorData>('gpt2Heads/answer'),
   /** client → host: the probability of each option of a multiple-choice question. */
-  choose: new RequestType<ChooseParams, ChooseResult, void>('gpt2Heads/choose'),
+  choose: new RequestType<ChooseParams, ChooseResult, ErrorData>('gpt2Heads/choose'),
   /** host → client: download / conversion / load progress, for a progress notification. */
   loadProgress: new NotificationType<LoadProgress>('gpt2Heads/loadProgress'),
-  /** host → client: a model failed to load, with a message the user can act on. */
-  modelFailed: new NotificationType<ModelFailure>('gpt2Heads/modelFailed'),
+  /** host → client: health, quiescence and the models' states, whenever one of them changes. */
+  serverStatus: new NotificationType<ServerStatus>('gpt2Heads/serverStatus'),
   /** client → host: stop loading or downloading this source. */
   cancelLoad: new NotificationType<{ source: string }>('gpt2Heads/cancelLoad'),
 };

@@ -1,10 +1,22 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
-import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
+import { headFor, methods, taskTable, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
-import { isNotConfigured, showError } from './errors';
-import { modelSource, servesLanguage, settings } from './settings';
+import { isNotConfigured, logFailure, showError } from './errors';
+import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import { modelSource, servesLanguage, settings, write } from './settings';
+
+/** How each item names what it classifies, with its own icon so the two never look alike. */
+const scopes = {
+  sequence: { name: 'Selection', icon: '$(tag)', noun: 'selection' },
+  document: { name: 'Document', icon: '$(file-text)', noun: 'document' },
+} as const;
+
+/** Whether classification runs zero-shot with the LM (no classifier set, the one fallback rule). */
+function usesLanguageModel(): boolean {
+  return headFor('classification', (role) => Boolean(modelSource(role))) === 'lm';
+}
 
 type Scope = ClassifyParams['scope'];
 
@@ -47,8 +59,7 @@ export class Classifier implements vscode.Disposable {
         vscode.StatusBarAlignment.Right,
         priority,
       );
-      item.name =
-        scope === 'sequence' ? 'GPT-2 Heads: Selection Label' : 'GPT-2 Heads: Document Label';
+      item.name = `GPT-2 Heads: ${scopes[scope].name} Label`;
       item.command = {
         command: 'gpt2Heads.showClassificationDetails',
         title: vscode.l10n.t('Details'),
@@ -80,6 +91,10 @@ export class Classifier implements vscode.Disposable {
           this.schedule('sequence');
           this.schedule('document');
         }
+      }),
+      // A host that went away ends its requests: no item keeps spinning for it.
+      ctx.host.onDidStop(() => {
+        for (const scope of ['sequence', 'document'] as const) this.settle(scope);
       }),
     );
     this.schedule('sequence');
@@ -121,19 +136,19 @@ export class Classifier implements vscode.Disposable {
       }
       return undefined;
     }
+    const length = (scope === 'sequence' ? passageAt(editor) : editor.document.getText()).length;
+    if (!(await confirmLargeText(length, 'Classify', editor.document.uri))) return undefined;
     try {
       return await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t(
-            'GPT-2 Heads: classifying the {0}…',
-            scope === 'sequence' ? 'selection' : 'document',
-          ),
+          title: vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
           cancellable: true,
         },
-        (_progress, token) => this.classify(scope, editor, token),
+        (progress, token) => this.classify(scope, editor, token, progress),
       );
     } catch (error) {
+      this.settle(scope);
       showError(error, this.ctx.log);
       return undefined;
     }
@@ -146,11 +161,7 @@ export class Classifier implements vscode.Disposable {
       return;
     }
     const pick = vscode.window.createQuickPick();
-    pick.title = vscode.l10n.t(
-      'GPT-2 Heads: {0} — {1}',
-      scope === 'sequence' ? 'selection' : 'document',
-      describe(result),
-    );
+    pick.title = vscode.l10n.t('GPT-2 Heads: {0} — {1}', scopes[scope].name, describe(result));
     pick.items = result.labels.map(({ label, score }) => ({
       label,
       description: `${scoreBar(score)} ${score.toFixed(3)}`,
@@ -170,7 +181,15 @@ export class Classifier implements vscode.Disposable {
   }
 
   private available(): boolean {
-    return Boolean(modelSource('classification')) || settings.zeroShotLabels().length > 0;
+    return !usesLanguageModel() || settings.zeroShotLabels().length > 0;
+  }
+
+  /** Ends a spinner: the last result again, or nothing. */
+  private settle(scope: Scope): void {
+    const state = this.items[scope];
+    if (!state.item.text.startsWith('$(loading~spin)')) return;
+    if (state.result) this.render(scope, state.result);
+    else state.item.hide();
   }
 
   private enabled(scope: Scope): boolean {
@@ -195,11 +214,10 @@ export class Classifier implements vscode.Disposable {
     state.timer = setTimeout(() => {
       state.timer = undefined;
       this.classify(scope, editor).catch((error) => {
-        if (error instanceof vscode.CancellationError) return;
-        if (!isNotConfigured(error))
-          this.ctx.log.warn(`Classification failed: ${(error as Error).message}`);
-        state.item.text = '$(warning) label';
-        state.item.tooltip = `GPT-2 Heads could not classify: ${(error as Error).message}`;
+        if (error instanceof vscode.CancellationError) return this.settle(scope);
+        if (!isNotConfigured(error)) logFailure(error, this.ctx.log, 'Classification failed');
+        state.item.text = `$(warning) ${scopes[scope].name}`;
+        state.item.tooltip = `GPT-2 Heads could not classify the ${scopes[scope].noun}: ${(error as Error).message}`;
       });
     }, settings.classificationDebounceMs());
   }
@@ -208,6 +226,7 @@ export class Classifier implements vscode.Disposable {
     scope: Scope,
     editor: vscode.TextEditor,
     outer?: vscode.CancellationToken,
+    progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
     // A newer automatic run replaces an older one; a command's run is only cancelled by its user.
@@ -216,21 +235,24 @@ export class Classifier implements vscode.Disposable {
     if (!outer) state.pending = source;
     const link = outer?.onCancellationRequested(() => source.cancel());
     const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
-    const labels = settings.zeroShotLabels();
-    const zeroShot = !modelSource('classification') && labels.length > 0;
-    state.item.text = '$(loading~spin) Classifying…';
+    const resource = editor.document.uri;
+    const labels = settings.zeroShotLabels(resource);
+    const zeroShot = usesLanguageModel() && labels.length > 0;
+    state.item.text = `$(loading~spin) Classifying the ${scopes[scope].noun}…`;
     state.item.tooltip = undefined;
     state.item.show();
     try {
-      const result = await this.ctx.host.request(
+      const params: ClassifyParams = {
+        text,
+        scope,
+        function_to_apply: settings.functionToApply(resource),
+        aggregation: settings.classificationAggregation(resource),
+        zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate(resource) } : undefined,
+      };
+      const result = await this.ctx.host.requestWithProgress(
         methods.classify,
-        {
-          text,
-          scope,
-          function_to_apply: settings.functionToApply(),
-          aggregation: settings.classificationAggregation(),
-          zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate() } : undefined,
-        },
+        params,
+        progress && windowReporter(progress),
         source.token,
       );
       if (source.token.isCancellationRequested) throw new vscode.CancellationError();
@@ -247,12 +269,10 @@ export class Classifier implements vscode.Disposable {
   private render(scope: Scope, result: ClassifyResult): void {
     const item = this.items[scope].item;
     const top = result.labels[0];
-    item.text = `$(tag) ${top.label} ${top.score.toFixed(2)}${result.zeroShot ? ' (zero-shot)' : ''}`;
+    item.text = `${scopes[scope].icon} ${top.label} ${top.score.toFixed(2)}${result.zeroShot ? ' (zero-shot)' : ''}`;
     const tooltip = new vscode.MarkdownString();
     tooltip.isTrusted = false;
-    tooltip.appendMarkdown(
-      `**${scope === 'sequence' ? 'Selection' : 'Document'}** — ${escapeMarkdown(describe(result))}\n\n`,
-    );
+    tooltip.appendMarkdown(`**${scopes[scope].name}** — ${escapeMarkdown(describe(result))}\n\n`);
     for (const { label, score } of result.labels) {
       tooltip.appendMarkdown(
         `\`${scoreBar(score, 12)}\` ${score.toFixed(3)} ${escapeMarkdown(label)}  \n`,
@@ -260,7 +280,7 @@ export class Classifier implements vscode.Disposable {
     }
     item.tooltip = tooltip;
     item.accessibilityInformation = {
-      label: `${scope} label ${top.label}, score ${top.score.toFixed(2)}`,
+      label: `${scopes[scope].name} label ${top.label}, score ${top.score.toFixed(2)}`,
     };
     item.show();
   }
@@ -268,18 +288,28 @@ export class Classifier implements vscode.Disposable {
 
 function describe(result: ClassifyResult): string {
   const how = result.zeroShot ? 'zero-shot with the language model' : result.model;
-  const windows = `${result.windows} window${result.windows === 1 ? '' : 's'} read, ${result.tokens} tokens`;
+  const windows = `${countOf(result.windows, 'window')} read, ${countOf(result.tokens, 'token')}`;
   return `${how}, ${windows}`;
 }
 
-/** "Pick Classification Labels…": the zero-shot labels, comma-separated, saved in settings. */
+/**
+ * "Pick Classification Labels…": the zero-shot labels, comma-separated, saved in settings.
+ * While a classifier model is set the labels have no effect: it says so and offers to switch.
+ */
 export async function pickLabels(): Promise<string[] | undefined> {
   const current = settings.zeroShotLabels();
+  const classifier = modelSource('classification');
   const value = await vscode.window.showInputBox({
     title: vscode.l10n.t('GPT-2 Heads: zero-shot labels'),
-    prompt: vscode.l10n.t(
-      'Labels separated by commas; the language model scores each one after the text.',
-    ),
+    prompt: classifier
+      ? vscode.l10n.t(
+          'Labels separated by commas. They are used only while "{0}" is empty; it is set to {1}.',
+          taskTable.classification.setting,
+          classifier,
+        )
+      : vscode.l10n.t(
+          'Labels separated by commas; the language model scores each one after the text.',
+        ),
     value: current.join(', '),
     placeHolder: vscode.l10n.t('sports, politics, science'),
     validateInput: (input) =>
@@ -292,8 +322,19 @@ export async function pickLabels(): Promise<string[] | undefined> {
     .split(',')
     .map((label) => label.trim())
     .filter(Boolean);
-  await vscode.workspace
-    .getConfiguration('gpt2Heads')
-    .update('zeroShot.labels', labels, vscode.ConfigurationTarget.Global);
+  await write.zeroShotLabels(labels);
+  if (classifier) {
+    const useThem = vscode.l10n.t('Use Zero-Shot Labels');
+    const choice = await vscode.window.showInformationMessage(
+      vscode.l10n.t(
+        'GPT-2 Heads: labels saved, but they have no effect while "{0}" is set ({1}). Clear it to classify zero-shot with the language model.',
+        taskTable.classification.setting,
+        classifier,
+      ),
+      useThem,
+      'Keep the Classifier',
+    );
+    if (choice === useThem) await write.model('classification', '');
+  }
   return labels;
 }

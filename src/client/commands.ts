@@ -14,6 +14,7 @@ import {
   type AskArguments,
 } from './questionAnswering';
 import { goToEntity, revealRange, type Tagger } from './tagging';
+import { settings, write } from './settings';
 
 /**
  * What commands get: the features' context and the features that keep state (here, not in
@@ -52,9 +53,8 @@ const commands: Record<string, Command> = {
     clearAnswerDecorations();
   },
   'gpt2Heads.toggleAutoTag': async () => {
-    const config = vscode.workspace.getConfiguration('gpt2Heads');
-    const next = !config.get<boolean>('tagging.auto');
-    await config.update('tagging.auto', next, vscode.ConfigurationTarget.Global);
+    const next = !settings.autoTag();
+    await write.autoTag(next);
     void vscode.window.setStatusBarMessage(
       vscode.l10n.t('GPT-2 Heads: automatic tagging {0}', next ? 'on' : 'off'),
       3000,

@@ -3,6 +3,7 @@ import { targetEditor } from './editors';
 import { generateChunk, methods, type GenerateResult, type GenerationOptions } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
+import { confirmLargeText } from './largeDocument';
 import { generationOptions, settings } from './settings';
 
 /**
@@ -101,6 +102,7 @@ export async function continueText(ctx: FeatureContext): Promise<GenerateResult 
     );
     return undefined;
   }
+  if (!(await confirmLargeText(prompt.length, 'Continue', editor.document.uri))) return undefined;
   return streamInto(
     ctx,
     editor,
@@ -141,6 +143,8 @@ async function streamAfterSelection(
 export async function summarizeSelection(ctx: FeatureContext): Promise<GenerateResult | undefined> {
   const selected = selectionOrNothing();
   if (!selected) return undefined;
+  if (!(await confirmLargeText(selected.text.length, 'Generate', selected.editor.document.uri)))
+    return undefined;
   const prompt = `${selected.text.trimEnd()}\n\nTL;DR:`;
   return streamAfterSelection(
     ctx,
@@ -157,6 +161,8 @@ export async function transformSelection(
 ): Promise<GenerateResult | undefined> {
   const selected = selectionOrNothing();
   if (!selected) return undefined;
+  if (!(await confirmLargeText(selected.text.length, 'Generate', selected.editor.document.uri)))
+    return undefined;
   const templates = settings.templates();
   const name =
     templateName ??

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import {
   CloseAction,
   ErrorAction,
+  ErrorCodes,
   LanguageClient,
   ResponseError,
   State,
@@ -17,7 +18,15 @@ import type {
   RequestType,
   RequestType0,
 } from 'vscode-languageserver-protocol';
-import { errorCodes, methods, type LoadProgress } from '../protocol';
+import {
+  errorCodes,
+  methods,
+  windowProgress,
+  type ErrorData,
+  type LoadProgress,
+  type ServerStatus,
+  type WindowProgress,
+} from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
 import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
 
@@ -27,11 +36,34 @@ export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 const maxCrashes = 4;
 const crashWindowMs = 3 * 60_000;
 
-/** A request failed for a reason the user should see as it is. */
+/** After a crash, the tooltip says so until the host has run this long without trouble. */
+const healthyPeriodMs = 60_000;
+
+/** What the user is told the host was doing when it went away, by request. */
+const doing: Record<string, string> = {
+  [methods.tag.method]: 'tagging',
+  [methods.classify.method]: 'classifying',
+  [methods.answer.method]: 'looking for the answer',
+  [methods.choose.method]: 'scoring the options',
+  [methods.generate.method]: 'generating text',
+  [methods.status.method]: 'reading the model status',
+};
+
+/** The transport's codes for a connection that went away with requests still pending. */
+const transportErrors = new Set<number>([
+  ErrorCodes.PendingResponseRejected,
+  ErrorCodes.ConnectionInactive,
+  ErrorCodes.MessageWriteError,
+  ErrorCodes.MessageReadError,
+]);
+
+/** A request failed for a reason the user should see as it is; `data` says what fixes it. */
 export class HostRequestError extends Error {
   constructor(
     message: string,
-    readonly code?: number,
+    readonly data?: ErrorData,
+    /** The host logged it already (it logs each failed request once). */
+    readonly loggedByHost = false,
   ) {
     super(message);
   }
@@ -44,13 +76,20 @@ export class HostRequestError extends Error {
 export class HostClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<LanguageClient> | undefined;
-  private inFlight = 0;
   private crashes: number[] = [];
   private lastError: string | undefined;
+  private serverStatus: ServerStatus | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<HostState>();
+  private readonly stopEmitter = new vscode.EventEmitter<void>();
   private readonly loads = new Map<string, (progress: LoadProgress) => void>();
+  /** The extension's scope: lives as long as this object. */
   private readonly disposables: vscode.Disposable[] = [];
+  /** The language client's scope: handlers on one client, released when it is replaced. */
+  private clientScope: vscode.Disposable[] = [];
+  private forgetRestart: ReturnType<typeof setTimeout> | undefined;
   readonly onDidChangeState = this.stateEmitter.event;
+  /** The host went away (crash, restart, stop): features drop their spinners and pending work. */
+  readonly onDidStop = this.stopEmitter.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -58,6 +97,7 @@ export class HostClient implements vscode.Disposable {
   ) {
     this.disposables.push(
       this.stateEmitter,
+      this.stopEmitter,
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.client && hostSettingKeys.some((key) => event.affectsConfiguration(key))) {
           void this.client.sendNotification(methods.configure, this.settings());
@@ -78,10 +118,18 @@ export class HostClient implements vscode.Disposable {
     if (!this.client) return this.starting ? 'starting' : 'stopped';
     if (this.client.state === State.Starting) return 'starting';
     if (this.client.state === State.Stopped) return this.lastError ? 'error' : 'stopped';
-    return this.inFlight > 0 ? 'busy' : 'ready';
+    return this.serverStatus && !this.serverStatus.quiescent ? 'busy' : 'ready';
   }
 
-  /** When the host last stopped unexpectedly and was restarted, if it did. */
+  /** What the running host last said about itself (health, models), as it pushes it. */
+  get status(): ServerStatus | undefined {
+    return this.client?.isRunning() ? this.serverStatus : undefined;
+  }
+
+  /**
+   * When the host last stopped unexpectedly and was restarted; forgotten after a manual restart
+   * and once the host has since run for a while without trouble.
+   */
   lastRestart: Date | undefined;
 
   get errorMessage(): string | undefined {
@@ -90,28 +138,42 @@ export class HostClient implements vscode.Disposable {
 
   /** Sends a request, starting the host first if needed. Cancelling the token cancels it there. */
   async request<P, R>(
-    type: RequestType<P, R, void> | ProtocolRequestType<P, R, unknown, void, unknown>,
+    type: RequestType<P, R, ErrorData> | ProtocolRequestType<P, R, unknown, ErrorData, unknown>,
     params: P,
     token?: vscode.CancellationToken,
   ): Promise<R>;
-  async request<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R>;
+  async request<R>(type: RequestType0<R, ErrorData>, token?: vscode.CancellationToken): Promise<R>;
   async request(type: unknown, ...args: unknown[]): Promise<unknown> {
+    const method = (type as { method: string }).method;
     const client = await this.start();
-    this.inFlight++;
-    this.fireState();
     try {
       return await (client.sendRequest as (...a: unknown[]) => Promise<unknown>)(type, ...args);
     } catch (error) {
-      throw this.describe(error);
+      throw this.describe(error, method);
+    }
+  }
+
+  /** Sends a request over windows of a document; `onWindows`, if given, hears how many are done. */
+  async requestWithProgress<P extends { workDoneToken?: string | number }, R>(
+    type: RequestType<P, R, ErrorData>,
+    params: P,
+    onWindows: ((progress: WindowProgress) => void) | undefined,
+    token?: vscode.CancellationToken,
+  ): Promise<R> {
+    if (!onWindows) return this.request(type, params, token);
+    const client = await this.start();
+    const workDoneToken = `gpt2Heads-work-${Date.now()}-${++this.partialCounter}`;
+    const subscription = client.onProgress(windowProgress, workDoneToken, onWindows);
+    try {
+      return await this.request(type, { ...params, workDoneToken }, token);
     } finally {
-      this.inFlight--;
-      this.fireState();
+      subscription.dispose();
     }
   }
 
   /** Sends a request whose partial results (e.g. generated text) arrive through `onPartial`. */
   async requestWithPartials<P extends { partialResultToken?: string | number }, R, C>(
-    type: ProtocolRequestType<P, R, C, void, unknown>,
+    type: ProtocolRequestType<P, R, C, ErrorData, unknown>,
     partials: ProgressType<C>,
     params: P,
     onPartial: (chunk: C) => void,
@@ -175,22 +237,37 @@ export class HostClient implements vscode.Disposable {
   async restart(): Promise<void> {
     this.crashes = [];
     this.lastError = undefined;
-    const client = this.client;
-    this.client = undefined;
-    if (client) await client.dispose(2000).catch(() => undefined);
+    this.lastRestart = undefined;
+    await this.stop();
     await this.start();
   }
 
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    this.releaseClientScope();
     if (client) await client.dispose(2000).catch(() => undefined);
+    this.hostWentAway();
     this.fireState();
   }
 
   dispose(): void {
     void this.stop();
+    if (this.forgetRestart) clearTimeout(this.forgetRestart);
     for (const disposable of this.disposables) disposable.dispose();
+  }
+
+  private releaseClientScope(): void {
+    for (const disposable of this.clientScope) disposable.dispose();
+    this.clientScope = [];
+  }
+
+  /** Ends what waited on the host that went away: load notifications, spinners, stale status. */
+  private hostWentAway(): void {
+    this.serverStatus = undefined;
+    for (const finish of [...this.loads.values()]) finish({ source: '', message: '', done: true });
+    this.latestLoad.clear();
+    this.stopEmitter.fire();
   }
 
   private settings() {
@@ -218,22 +295,28 @@ export class HostClient implements vscode.Disposable {
       },
     };
     const client = new LanguageClient('gpt2Heads', 'GPT-2 Heads', serverOptions, clientOptions);
+    this.releaseClientScope();
     this.client = client;
-    client.onDidChangeState(() => this.fireState());
+    this.clientScope.push(
+      client.onDidChangeState((event) => {
+        if (event.newState === State.Stopped && this.client === client) this.hostWentAway();
+        this.fireState();
+      }),
+      // Registered before start: the client keeps them across the restarts after a crash.
+      client.onNotification(methods.loadProgress, (progress) => this.showLoadProgress(progress)),
+      client.onNotification(methods.serverStatus, (status) => this.onServerStatus(status)),
+    );
     this.lastError = undefined;
     this.fireState();
     try {
       await client.start();
     } catch (error) {
       this.client = undefined;
+      this.releaseClientScope();
       this.lastError = `The model host did not start: ${(error as Error).message}`;
       this.fireState();
       throw new HostRequestError(this.lastError);
     }
-    client.onNotification(methods.loadProgress, (progress) => this.showLoadProgress(progress));
-    client.onNotification(methods.modelFailed, (failure) =>
-      this.log.error(`${failure.source}: ${failure.message}`),
-    );
     return client;
   }
 
@@ -249,23 +332,46 @@ export class HostClient implements vscode.Disposable {
       return { action: CloseAction.DoNotRestart, message: this.lastError };
     }
     this.lastRestart = new Date(now);
+    this.scheduleForgetRestart();
     this.log.warn('The model host stopped unexpectedly; restarting it.');
     this.fireState();
     return { action: CloseAction.Restart, handled: true };
   }
 
-  private describe(error: unknown): Error {
-    if (error instanceof ResponseError) {
+  private onServerStatus(status: ServerStatus): void {
+    this.serverStatus = status;
+    this.fireState();
+  }
+
+  /** Forgets the crash once the host has been healthy for a while since it came back. */
+  private scheduleForgetRestart(): void {
+    if (this.forgetRestart) clearTimeout(this.forgetRestart);
+    this.forgetRestart = setTimeout(() => {
+      this.forgetRestart = undefined;
+      if (!this.lastRestart) return;
+      if (this.state === 'ready' && this.serverStatus?.health !== 'error') {
+        this.lastRestart = undefined;
+        this.fireState();
+      } else {
+        this.scheduleForgetRestart();
+      }
+    }, healthyPeriodMs);
+  }
+
+  /** A failed request as the user should see it: the host's message and data, or plain words. */
+  private describe(error: unknown, method: string): Error {
+    if (error instanceof ResponseError && !transportErrors.has(error.code)) {
       if (error.code === errorCodes.cancelled) return new vscode.CancellationError();
-      return new HostRequestError(error.message, error.code);
+      const data = error.data as ErrorData | undefined;
+      return new HostRequestError(error.message, data, data !== undefined);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    if (/disposed|closed|not running|connection/i.test(message)) {
-      return new HostRequestError(
-        'The model host stopped while working on this request. It restarts by itself; try again.',
-      );
-    }
-    return new HostRequestError(message);
+    if (error instanceof vscode.CancellationError) return error;
+    // The connection went away with the request pending: the host crashed or was restarted.
+    const what = doing[method] ?? 'working';
+    const message = this.crashedTooOften
+      ? `The model host stopped while ${what} and was not restarted: ${this.lastError ?? ''}`
+      : `The model host stopped while ${what}; it was restarted — try again.`;
+    return new HostRequestError(message.trim(), { kind: 'hostStopped' });
   }
 
   /** Loads that finish within this time show no notification (local models load quickly). */

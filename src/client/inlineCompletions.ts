@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { methods } from '../protocol';
 import type { FeatureContext } from './context';
 import { isNotConfigured } from './errors';
-import { generationOptions, settings } from './settings';
+import { generationOptions, settings, write } from './settings';
 import { SuggestionCache } from '../text/suggestions';
 
 /** Characters of text before the cursor sent as the prompt; the host trims it to the model window. */
@@ -147,9 +147,7 @@ export class InlineSuggestions implements vscode.InlineCompletionItemProvider, v
 /** "Toggle Inline Suggestions": pauses or resumes them (the setting, for this user). */
 export async function toggleInlineSuggestions(): Promise<boolean> {
   const next = !settings.inlineEnabled();
-  await vscode.workspace
-    .getConfiguration('gpt2Heads')
-    .update('inline.enabled', next, vscode.ConfigurationTarget.Global);
+  await write.inlineEnabled(next);
   void vscode.window.setStatusBarMessage(
     vscode.l10n.t('GPT-2 Heads: inline suggestions {0}', next ? 'on' : 'paused'),
     3000,

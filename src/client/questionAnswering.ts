@@ -4,6 +4,7 @@ import { methods, type Answer, type AnswerResult, type ChooseResult } from '../p
 import { optionAsContinuation, parseChoices } from '../text/choices';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
+import { confirmLargeText, windowReporter } from './largeDocument';
 import { settings } from './settings';
 
 const historyKey = 'gpt2Heads.recentQuestions';
@@ -82,6 +83,7 @@ export async function askQuestion(
     );
     return undefined;
   }
+  if (!(await confirmLargeText(context.length, 'Ask', document.uri))) return undefined;
   const question = args.question ?? (await askFor(ctx));
   if (!question) return undefined;
   const recent = ctx.extension.globalState.get<string[]>(historyKey, []);
@@ -98,8 +100,8 @@ export async function askQuestion(
         title: vscode.l10n.t('GPT-2 Heads: looking for the answer…'),
         cancellable: true,
       },
-      (_progress, token) =>
-        ctx.host.request(
+      (progress, token) =>
+        ctx.host.requestWithProgress(
           methods.answer,
           {
             question,
@@ -109,6 +111,7 @@ export async function askQuestion(
             doc_stride: settings.qaDocStride(),
             handle_impossible_answer: settings.qaHandleImpossibleAnswer(),
           },
+          windowReporter(progress),
           token,
         ),
     );
@@ -181,7 +184,9 @@ export async function chooseBestOption(ctx: FeatureContext): Promise<ChoiceOutco
   const range = editor.selection.isEmpty
     ? document.lineAt(editor.selection.active.line).range
     : new vscode.Range(editor.selection.start, editor.selection.end);
-  const parsed = parseChoices(document.getText(range));
+  const selected = document.getText(range);
+  if (!(await confirmLargeText(selected.length, 'Score', document.uri))) return undefined;
+  const parsed = parseChoices(selected);
   if (parsed.options.length < 2) {
     void vscode.window.showInformationMessage(
       vscode.l10n.t(

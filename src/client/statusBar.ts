@@ -35,19 +35,29 @@ export function registerHostStatusBar(host: HostClient): vscode.Disposable[] {
   item.command = 'gpt2Heads.showModelStatus';
   const render = (state: HostState) => {
     const { text, tooltip } = presentation[state];
-    item.text = text;
-    const restarted = host.lastRestart && Date.now() - host.lastRestart.getTime() < 5 * 60_000;
+    const status = host.status;
+    const failing = state !== 'error' && status?.health === 'error';
+    item.text = failing ? '$(warning) GPT-2' : text;
     item.tooltip =
       state === 'error' && host.errorMessage
         ? host.errorMessage
-        : restarted && state === 'ready'
+        : failing
           ? vscode.l10n.t(
-              'GPT-2 Heads: the model host stopped unexpectedly at {0} and was restarted; it is ready again.',
-              host.lastRestart!.toLocaleTimeString(),
+              'GPT-2 Heads: {0} Click for the model status.',
+              status?.message ?? 'a model failed to load.',
             )
-          : tooltip;
+          : host.lastRestart && state === 'ready'
+            ? vscode.l10n.t(
+                'GPT-2 Heads: the model host stopped unexpectedly at {0} and was restarted; it is ready again.',
+                host.lastRestart.toLocaleTimeString(),
+              )
+            : tooltip;
     item.backgroundColor =
-      state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      state === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : failing
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
     item.accessibilityInformation = { label: item.tooltip };
   };
   render(host.state);

@@ -1,13 +1,21 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
-import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../protocol';
+import {
+  methods,
+  taggingRoles,
+  type TaggedSpan,
+  type TaggingRole,
+  type TagParams,
+  type TagResult,
+} from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
-import { isNotConfigured, showError } from './errors';
+import { isNotConfigured, logFailure, showError } from './errors';
+import { confirmLargeText, countOf, windowReporter } from './largeDocument';
 import { servesLanguage, settings } from './settings';
 import { shiftSpans as shiftSpanOffsets } from '../text/spanShift';
 
-const roles: TaggingRole[] = ['ner', 'pos'];
+const roles = taggingRoles;
 
 /** Full names for the usual CoNLL entity groups and the Universal POS tags. */
 const labelNames: Record<string, string> = {
@@ -147,18 +155,7 @@ export class Tagger implements vscode.Disposable {
       );
       return undefined;
     }
-    if (document.getText().length > settings.maxDocumentChars()) {
-      const answer = await vscode.window.showWarningMessage(
-        vscode.l10n.t(
-          'This document has {0} characters, more than "gpt2Heads.maxDocumentChars" ({1}). Tagging it may take a while.',
-          document.getText().length.toLocaleString(),
-          settings.maxDocumentChars().toLocaleString(),
-        ),
-        { modal: true },
-        'Tag Anyway',
-      );
-      if (answer !== 'Tag Anyway') return undefined;
-    }
+    if (!(await confirmLargeText(document.getText().length, 'Tag', document.uri))) return undefined;
     const title = role === 'ner' ? 'tagging entities' : 'tagging parts of speech';
     try {
       return await vscode.window.withProgress(
@@ -167,7 +164,7 @@ export class Tagger implements vscode.Disposable {
           title: vscode.l10n.t('GPT-2 Heads: {0}…', title),
           cancellable: true,
         },
-        (_progress, token) => this.tag(document, role, token),
+        (progress, token) => this.tag(document, role, token, progress),
       );
     } catch (error) {
       showError(error, this.ctx.log);
@@ -198,6 +195,7 @@ export class Tagger implements vscode.Disposable {
     document: vscode.TextDocument,
     role: TaggingRole,
     outer?: vscode.CancellationToken,
+    progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<DocumentSpan[]> {
     const state = this.stateOf(document.uri);
     state.pending[role]?.cancel();
@@ -207,16 +205,17 @@ export class Tagger implements vscode.Disposable {
     const version = document.version;
     const text = document.getText();
     try {
-      const result = await this.ctx.host.request(
+      const params: TagParams = {
+        role,
+        text,
+        aggregation_strategy: settings.aggregationStrategy(document.uri),
+        ignore_labels: settings.ignoreLabels(document.uri),
+        leftContextTokens: settings.taggingContext(document.uri) || undefined,
+      };
+      const result = await this.ctx.host.requestWithProgress(
         methods.tag,
-        {
-          role,
-          uri: document.uri.toString(),
-          text,
-          aggregation_strategy: settings.aggregationStrategy(),
-          ignore_labels: settings.ignoreLabels(),
-          leftContextTokens: settings.taggingContext() || undefined,
-        },
+        params,
+        progress && windowReporter(progress),
         source.token,
       );
       if (document.version !== version || source.token.isCancellationRequested) {
@@ -229,8 +228,8 @@ export class Tagger implements vscode.Disposable {
       }));
       this.stateOf(document.uri).roles[role] = { result, spans, version };
       this.ctx.log.info(
-        `Tagged ${role.toUpperCase()} in ${document.uri.toString(true)}: ${spans.length} spans, ` +
-          `${result.windows} windows (${result.cachedWindows} cached), ${result.tokens} tokens.`,
+        `Tagged ${role.toUpperCase()} in ${document.uri.toString(true)}: ${countOf(spans.length, 'span')}, ` +
+          `${countOf(result.windows, 'window')} (${result.cachedWindows} cached), ${countOf(result.tokens, 'token')}.`,
       );
       this.renderAll();
       this.changeEmitter.fire(document.uri);
@@ -299,10 +298,8 @@ export class Tagger implements vscode.Disposable {
         await this.tag(document, role);
       } catch (error) {
         // A head nobody configured is simply not shown; other failures are reported once.
-        if (!(error instanceof vscode.CancellationError) && !isNotConfigured(error)) {
-          this.ctx.log.error(
-            `Automatic ${role.toUpperCase()} tagging failed: ${(error as Error).message}`,
-          );
+        if (!isNotConfigured(error)) {
+          logFailure(error, this.ctx.log, `Automatic ${role.toUpperCase()} tagging failed`);
         }
       }
     }

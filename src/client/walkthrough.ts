@@ -1,39 +1,30 @@
 import * as vscode from 'vscode';
+import { headRoles, isHeadRole, taskTable, type HeadRole } from '../protocol';
 import type { FeatureContext } from './context';
-
-/** The heads whose model the walkthrough's folder picker can set, keyed like gpt2Heads.<role>.model. */
-const modelRoles = {
-  lm: 'Language model',
-  ner: 'Named entities (NER)',
-  pos: 'Parts of speech',
-  classification: 'Classification',
-  qa: 'Question answering',
-  multipleChoice: 'Multiple choice',
-} as const;
-type ModelRole = keyof typeof modelRoles;
+import { write } from './settings';
 
 /**
  * "Choose a Local Model Folder…": a folder picker whose choice becomes gpt2Heads.<role>.model in
  * the user settings (model settings are ignored in untrusted workspaces, so never the workspace's).
  */
 export async function chooseModelFolder(role?: unknown): Promise<string | undefined> {
-  let key: ModelRole | undefined =
-    typeof role === 'string' && role in modelRoles ? (role as ModelRole) : undefined;
+  let key: HeadRole | undefined = isHeadRole(role) ? role : undefined;
   if (!key) {
     const picked = await vscode.window.showQuickPick(
-      Object.entries(modelRoles).map(([id, label]) => ({ label, id: id as ModelRole })),
+      headRoles.map((id) => ({ label: taskTable[id].title, id })),
       { title: vscode.l10n.t('GPT-2 Heads: which head should use the folder?') },
     );
     key = picked?.id;
   }
   if (!key) return undefined;
+  const title = taskTable[key].title;
   const [folder] =
     (await vscode.window.showOpenDialog({
       canSelectFolders: true,
       canSelectFiles: false,
       canSelectMany: false,
       openLabel: vscode.l10n.t('Use This Model'),
-      title: vscode.l10n.t('Model folder for {0}', modelRoles[key]),
+      title: vscode.l10n.t('Model folder for {0}', title),
     })) ?? [];
   if (!folder) return undefined;
   if (folder.scheme !== 'file') {
@@ -53,11 +44,9 @@ export async function chooseModelFolder(role?: unknown): Promise<string | undefi
     );
     return undefined;
   }
-  await vscode.workspace
-    .getConfiguration('gpt2Heads')
-    .update(`${key}.model`, folder.fsPath, vscode.ConfigurationTarget.Global);
+  await write.model(key, folder.fsPath);
   void vscode.window.showInformationMessage(
-    vscode.l10n.t('GPT-2 Heads: {0} now uses {1}.', modelRoles[key], folder.fsPath),
+    vscode.l10n.t('GPT-2 Heads: {0} now uses {1}.', title, folder.fsPath),
   );
   return folder.fsPath;
 }

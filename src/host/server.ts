@@ -6,9 +6,19 @@ import {
   ProposedFeatures,
   ResponseError,
   type CancellationToken,
+  type ProgressToken,
 } from 'vscode-languageserver/node';
-import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
-import { CancelledError, HostError } from './errors';
+import {
+  errorCodes,
+  generateChunk,
+  headFor,
+  methods,
+  windowProgress,
+  type ErrorData,
+  type HostSettings,
+  type ServerStatus,
+} from '../protocol';
+import { CancelledError, HostError, type Cancellation } from './errors';
 import { classifyRequest } from './tasks/classification';
 import { generate } from './tasks/generation';
 import { chooseRequest } from './tasks/multipleChoice';
@@ -21,52 +31,125 @@ const connection = createConnection(ProposedFeatures.all);
 const started = Date.now();
 let registry: ModelRegistry | undefined;
 let settings: HostSettings;
+/** Requests being answered, for the status's quiescence. */
+let running = 0;
 
 function models(): ModelRegistry {
-  if (!registry) throw new ResponseError(errorCodes.badInput, 'The model host is not initialised.');
+  if (!registry) {
+    throw new ResponseError<ErrorData>(errorCodes.badInput, 'The model host is not initialised.', {
+      kind: 'internal',
+    });
+  }
   return registry;
 }
 
-/** Runs a request handler and turns failures into errors the client can show as they are. */
+function serverStatus(): ServerStatus {
+  const held = (registry?.status() ?? []).map(({ source, roles, state, error }) => ({
+    source,
+    roles,
+    state,
+    error,
+  }));
+  const failed = held.filter((model) => model.state === 'error' && model.roles.length > 0);
+  const loading = held.some((model) => model.state === 'loading');
+  return {
+    health: failed.length > 0 ? 'error' : 'ok',
+    quiescent: running === 0 && !loading,
+    message:
+      failed.length > 0
+        ? failed.map((model) => model.error ?? `"${model.source}" failed to load.`).join('\n')
+        : undefined,
+    models: held,
+  };
+}
+
+let statusTimer: ReturnType<typeof setTimeout> | undefined;
+let lastStatus = '';
+
+/** Tells the client the host's state once things settle (changes come in bursts). */
+function pushStatus(): void {
+  statusTimer ??= setTimeout(() => {
+    statusTimer = undefined;
+    const status = serverStatus();
+    const key = JSON.stringify(status);
+    if (key === lastStatus) return;
+    lastStatus = key;
+    void connection.sendNotification(methods.serverStatus, status);
+  }, 30);
+}
+
+/** The request's cancellation, with window progress reported as the client's work-done token. */
+function withProgress(
+  token: CancellationToken,
+  workDoneToken: ProgressToken | undefined,
+): Cancellation {
+  let percent = -1;
+  return {
+    get isCancellationRequested() {
+      return token.isCancellationRequested;
+    },
+    report: (done, total) => {
+      const next = Math.floor((100 * done) / Math.max(total, 1));
+      if (workDoneToken === undefined || next === percent) return;
+      percent = next;
+      void connection.sendProgress(windowProgress, workDoneToken, { done, total });
+    },
+  };
+}
+
+/** Runs a request handler and turns failures into errors with data the client acts on. */
 async function answer<T>(
   method: string,
   token: CancellationToken,
   work: () => Promise<T>,
-): Promise<T | ResponseError<void>> {
+): Promise<T | ResponseError<ErrorData>> {
+  running++;
+  pushStatus();
   try {
     const result = await work();
     if (token.isCancellationRequested) throw new CancelledError();
     return result;
   } catch (error) {
     if (error instanceof CancelledError || token.isCancellationRequested) {
-      return new ResponseError<void>(LSPErrorCodes.RequestCancelled, 'The request was cancelled.');
+      return new ResponseError(LSPErrorCodes.RequestCancelled, 'The request was cancelled.', {
+        kind: 'cancelled',
+      });
     }
     if (error instanceof HostError) {
       connection.console.error(`${method}: ${error.message}`);
-      return new ResponseError<void>(error.code, error.message);
+      return new ResponseError(error.code, error.message, error.data);
     }
     const message = error instanceof Error ? error.message : String(error);
     // The pure heads reject impossible input (no tokens, no options) with a RangeError.
     if (error instanceof RangeError) {
       connection.console.error(`${method}: ${message}`);
-      return new ResponseError<void>(errorCodes.badInput, message);
+      return new ResponseError(errorCodes.badInput, message, { kind: 'badInput' });
     }
     connection.console.error(`${method} failed: ${error instanceof Error ? error.stack : message}`);
-    return new ResponseError<void>(errorCodes.modelLoadFailed, `The model host failed: ${message}`);
+    return new ResponseError(errorCodes.modelLoadFailed, `The model host failed: ${message}`, {
+      kind: 'internal',
+    });
+  } finally {
+    running--;
+    pushStatus();
   }
 }
 
 connection.onInitialize((params) => {
   settings = params.initializationOptions as HostSettings;
-  registry = new ModelRegistry(settings, (progress) =>
-    connection.sendNotification(methods.loadProgress, progress),
-  );
+  registry = new ModelRegistry(settings, (progress) => {
+    void connection.sendNotification(methods.loadProgress, progress);
+    pushStatus();
+  });
   return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host' } };
 });
+
+connection.onInitialized(() => pushStatus());
 
 connection.onNotification(methods.configure, (next) => {
   settings = next;
   models().configure(next);
+  pushStatus();
 });
 connection.onNotification(methods.cancelLoad, ({ source }) => models().cancelLoad(source));
 
@@ -91,27 +174,31 @@ connection.onRequest(methods.generate, (params, token) =>
 
 connection.onRequest(methods.tag, (params, token) =>
   answer(methods.tag.method, token, () =>
-    models().use(params.role, (model) => tagRequest(model, params, token)),
+    models().use(params.role, (model) =>
+      tagRequest(model, params, withProgress(token, params.workDoneToken)),
+    ),
   ),
 );
 
 connection.onRequest(methods.classify, (params, token) =>
   answer(methods.classify.method, token, () =>
     models().use(params.zeroShot ? 'lm' : 'classification', (model) =>
-      classifyRequest(model, params, token),
+      classifyRequest(model, params, withProgress(token, params.workDoneToken)),
     ),
   ),
 );
 
 connection.onRequest(methods.answer, (params, token) =>
   answer(methods.answer.method, token, () =>
-    models().use('qa', (model) => answerRequest(model, params, token)),
+    models().use('qa', (model) =>
+      answerRequest(model, params, withProgress(token, params.workDoneToken)),
+    ),
   ),
 );
 
 connection.onRequest(methods.choose, (params, token) =>
   answer(methods.choose.method, token, () =>
-    models().isConfigured('multipleChoice')
+    headFor('multipleChoice', (role) => models().isConfigured(role)) === 'multipleChoice'
       ? models().use('multipleChoice', (model) =>
           chooseRequest(model, params, token, 'double-heads'),
         )

@@ -22,7 +22,6 @@ function request(host: HostProcess, role: HeadRole): Promise<unknown> {
     case 'ner':
       return host.connection.sendRequest(methods.tag, {
         role: 'ner',
-        uri: 'untitled:bad',
         text,
         aggregation_strategy: 'simple',
       });

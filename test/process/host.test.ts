@@ -144,7 +144,6 @@ describe('a long model call in the host', function () {
     });
     await host.connection.sendRequest(methods.tag, {
       role: 'ner',
-      uri: 'w',
       text: 'Hi',
       aggregation_strategy: 'simple',
     });
@@ -153,7 +152,7 @@ describe('a long model call in the host', function () {
     const tagging = host.connection
       .sendRequest(
         methods.tag,
-        { role: 'ner', uri: 'huge', text: huge, aggregation_strategy: 'simple' },
+        { role: 'ner', text: huge, aggregation_strategy: 'simple' },
         source.token,
       )
       .then(

@@ -123,7 +123,6 @@ describe('hostile text through every head of the host process', function () {
             const result = await settle(
               host.connection.sendRequest(methods.tag, {
                 role,
-                uri: 'untitled:fuzz',
                 text,
                 aggregation_strategy,
               }),
@@ -238,7 +237,6 @@ describe('hostile text through every head of the host process', function () {
     for (const role of ['ner', 'pos'] as const) {
       const result = await host.connection.sendRequest(methods.tag, {
         role,
-        uri: 'untitled:long',
         text,
         aggregation_strategy: 'simple',
       });

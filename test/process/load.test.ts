@@ -27,13 +27,13 @@ function send(
     case 0:
       return connection.sendRequest(
         methods.tag,
-        { role: 'ner', uri: `untitled:${i % 5}`, text, aggregation_strategy: 'simple' },
+        { role: 'ner', text, aggregation_strategy: 'simple' },
         token,
       );
     case 1:
       return connection.sendRequest(
         methods.tag,
-        { role: 'pos', uri: `untitled:${i % 5}`, text, aggregation_strategy: 'none' },
+        { role: 'pos', text, aggregation_strategy: 'none' },
         token,
       );
     case 2:

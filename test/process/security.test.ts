@@ -77,7 +77,6 @@ describe('security: offline means no network attempt at all', function () {
     const text = 'Ada Lovelace wrote programs in London.';
     await host.connection.sendRequest(methods.tag, {
       role: 'ner',
-      uri: 'untitled:a',
       text,
       aggregation_strategy: 'simple',
     });
@@ -94,7 +93,6 @@ describe('security: offline means no network attempt at all', function () {
     const error = await failure(
       host.connection.sendRequest(methods.tag, {
         role: 'ner',
-        uri: 'untitled:a',
         text,
         aggregation_strategy: 'simple',
       }),
@@ -113,7 +111,6 @@ describe('security: offline means no network attempt at all', function () {
     await failure(
       host.connection.sendRequest(methods.tag, {
         role: 'ner',
-        uri: 'untitled:a',
         text: 'x',
         aggregation_strategy: 'simple',
       }),
@@ -204,7 +201,6 @@ describe('logs: no document text unless tracing', function () {
     const text = `${marker} met Grace Hopper in ${marker}ville.`;
     await host.connection.sendRequest(methods.tag, {
       role: 'ner',
-      uri: `untitled:${marker}`,
       text,
       aggregation_strategy: 'simple',
     });
@@ -220,7 +216,6 @@ describe('logs: no document text unless tracing', function () {
     const bad = await failure(
       host.connection.sendRequest(methods.tag, {
         role: 'pos',
-        uri: `untitled:${marker}`,
         text,
         aggregation_strategy: 'simple',
       }),

@@ -9,7 +9,7 @@ import {
   IPCMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { headRoles, type HeadRole, type HostSettings } from '../../src/protocol';
+import { modelsFor, type HeadRole, type HostSettings } from '../../src/protocol';
 
 export interface HostProcess {
   connection: MessageConnection;
@@ -23,10 +23,7 @@ export function hostSettings(
   overrides: Partial<HostSettings> = {},
 ): HostSettings {
   return {
-    models: Object.fromEntries(headRoles.map((role) => [role, models[role] ?? ''])) as Record<
-      HeadRole,
-      string
-    >,
+    models: modelsFor((role) => models[role] ?? ''),
     offline: true,
     cacheDir: join(tmpdir(), 'gpt2-heads-test-cache'),
     dtype: 'fp32',

@@ -69,7 +69,10 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
           `target). Point the setting at the real folder.`,
       );
     }
-    throw new HostError(`The model folder "${source}" does not exist.`);
+    throw new HostError(`The model folder "${source}" does not exist.`, undefined, {
+      kind: 'missingFolder',
+      model: source,
+    });
   }
   if (!statSync(folder).isDirectory()) {
     throw new HostError(`"${source}" is a file, not a model folder.`);

@@ -7,6 +7,8 @@ import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
 };
 import {
   errorCodes,
+  taskTable,
+  type ErrorData,
   type HeadRole,
   type HostSettings,
   type LoadProgress,
@@ -37,15 +39,6 @@ import { emptyPastKeyValues, int64Tensor, labelLogits, requireFinite } from '../
 import type { CheckpointConverter, LoadedModel } from './loadedModel';
 import { loadRemoteLanguageModel, loadRemoteModel } from './remote/remoteModel';
 
-export const roleTitles: Record<HeadRole, string> = {
-  lm: 'the language model',
-  ner: 'named-entity recognition',
-  pos: 'part-of-speech tagging',
-  classification: 'text classification',
-  qa: 'question answering',
-  multipleChoice: 'multiple choice',
-};
-
 interface Entry {
   source: string;
   /** The serving engine that runs this model's graph (gpt2Heads.<role>.endpoint). */
@@ -53,6 +46,7 @@ interface Entry {
   loading: Promise<LoadedModel>;
   loaded?: LoadedModel;
   error?: string;
+  errorData?: ErrorData;
   abort: AbortController;
   inUse: number;
   retired: boolean;
@@ -100,10 +94,11 @@ export class ModelRegistry {
   sourceFor(role: HeadRole): string {
     const source = this.settings.models[role]?.trim();
     if (!source) {
+      const { title, setting } = taskTable[role];
       throw new HostError(
-        `No model is set for ${roleTitles[role]}. Set "gpt2Heads.${role}.model" to a local ` +
-          `model folder or a Hugging Face Hub id.`,
+        `${title} has no model. Set "${setting}" to a local model folder or a Hugging Face Hub id.`,
         errorCodes.modelNotConfigured,
+        { setting, role },
       );
     }
     return source;
@@ -118,7 +113,13 @@ export class ModelRegistry {
     const entry = this.entryFor(source, endpoint);
     entry.inUse++;
     try {
-      return await work(await entry.loading);
+      let model: LoadedModel;
+      try {
+        model = await entry.loading;
+      } catch (error) {
+        throw forRole(error, role, source);
+      }
+      return await work(model);
     } finally {
       entry.inUse--;
       if (entry.retired && entry.inUse === 0) void this.release(entry);
@@ -197,9 +198,11 @@ export class ModelRegistry {
         return model;
       },
       (error: unknown) => {
-        entry.error = describeLoadError(error, source, this.settings.offline);
+        const described = describeLoadError(error, source, this.settings.offline);
+        entry.error = described.message;
+        entry.errorData = { ...described.data, model: described.data.model ?? source };
         this.onProgress({ source, message: entry.error, done: true });
-        throw new HostError(entry.error, errorCode(error));
+        throw new HostError(entry.error, errorCode(error), entry.errorData);
       },
     );
     this.entries.set(key, entry);
@@ -403,11 +406,15 @@ export class ModelRegistry {
     if (this.settings.dtype === 'q8' && !hasQ8) {
       throw new HostError(
         `The model folder has no onnx/model_quantized.onnx. Set "gpt2Heads.dtype" to "auto" or "fp32".`,
+        undefined,
+        { setting: 'gpt2Heads.dtype' },
       );
     }
     if (this.settings.dtype === 'fp32' && !hasFp32) {
       throw new HostError(
         `The model folder has no onnx/model.onnx. Set "gpt2Heads.dtype" to "auto" or "q8".`,
+        undefined,
+        { setting: 'gpt2Heads.dtype' },
       );
     }
     if (this.settings.dtype === 'auto') return hasQ8 ? 'q8' : 'fp32';
@@ -496,25 +503,53 @@ function isMissingFile(error: unknown): boolean {
   return /could not locate file|404|not found|does not exist/i.test(message);
 }
 
+/** A load failure as the head that asked for the model sees it: naming the setting to fix. */
+function forRole(error: unknown, role: HeadRole, source: string): unknown {
+  if (!(error instanceof HostError)) return error;
+  const { setting, title } = taskTable[role];
+  const data: ErrorData = { ...error.data, role, model: error.data.model ?? source };
+  data.setting ??= setting;
+  const named = error.message.includes(`"${setting}"`) || data.setting !== setting;
+  const message = named
+    ? error.message
+    : `${error.message.replace(/\.$/, '')} (${title}: "${setting}").`;
+  return new HostError(message, error.code, data);
+}
+
 function errorCode(error: unknown): number {
   return error instanceof HostError ? error.code : errorCodes.modelLoadFailed;
 }
 
-/** Rewrites library errors into messages that say what to change. */
-export function describeLoadError(error: unknown, source: string, offline: boolean): string {
-  if (error instanceof HostError) return error.message;
+/** Rewrites library errors into messages that say what to change, with what kind they are. */
+export function describeLoadError(
+  error: unknown,
+  source: string,
+  offline: boolean,
+): { message: string; data: ErrorData } {
+  if (error instanceof HostError) return { message: error.message, data: error.data };
   const message = error instanceof Error ? error.message : String(error);
   if (offline && /local_files_only|not found locally|allowRemoteModels|offline/i.test(message)) {
-    return offlineMissingMessage(source);
+    return {
+      message: offlineMissingMessage(source),
+      data: { kind: 'offline', setting: 'gpt2Heads.offline' },
+    };
   }
   if (/protobuf|Failed to load model|invalid model|ONNX/i.test(message)) {
-    return `The ONNX file of "${source}" could not be loaded; it is damaged or not ONNX (${message.split('\n')[0]}).`;
+    return {
+      message: `The ONNX file of "${source}" could not be loaded; it is damaged or not ONNX (${message.split('\n')[0]}).`,
+      data: { kind: 'loadFailed' },
+    };
   }
   if (/fetch failed|ENOTFOUND|ECONNREFUSED|network/i.test(message)) {
-    return (
-      `"${source}" could not be downloaded: the network is unreachable (${message.split('\n')[0]}). ` +
-      `Set the model to a local folder, or try again when online.`
-    );
+    return {
+      message:
+        `"${source}" could not be downloaded: the network is unreachable (${message.split('\n')[0]}). ` +
+        `Set the model to a local folder, or try again when online.`,
+      data: { kind: 'network' },
+    };
   }
-  return `"${source}" could not be loaded: ${message.split('\n')[0]}`;
+  return {
+    message: `"${source}" could not be loaded: ${message.split('\n')[0]}`,
+    data: { kind: 'loadFailed' },
+  };
 }

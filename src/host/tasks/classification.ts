@@ -112,6 +112,7 @@ export async function classifyWholeDocument(
     windowLogits.push(logits);
     // A window counts for the tokens it adds; its left context belongs to the window before.
     counts.push(chunk.end - chunk.start);
+    token.report?.(counts.length, chunks.length);
   }
   const result = classifyDocument(windowLogits, counts, {
     ...classifierConfig(model),

@@ -78,6 +78,7 @@ export async function answer(
     if (!start || !end)
       throw new HostError(`"${model.source}" has no start_logits/end_logits outputs.`);
     logits.push({ start_logits: start.data as Float32Array, end_logits: end.data as Float32Array });
+    token.report?.(logits.length, spans.length);
   }
   try {
     return answerQuestion(context, spans, logits, options);

@@ -132,6 +132,7 @@ export async function tagDocument(
   const cache = options.useCache === false ? undefined : windowCache(model);
   const logits = new Float32Array(encoded.ids.length * labels);
   let cachedWindows = 0;
+  let done = 0;
   for (const chunk of chunks) {
     throwIfCancelled(token);
     const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
@@ -144,6 +145,7 @@ export async function tagDocument(
     }
     const skip = chunk.start - chunk.windowStart;
     logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
+    token.report?.(++done, chunks.length);
   }
   throwIfCancelled(token);
   return {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { Gpt2HeadsApi } from '../../../src/extension';
+import type { HostStatus } from '../../../src/protocol';
 
 function findRepoRoot(from: string): string {
   for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
@@ -63,4 +64,14 @@ export async function closeAll(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
   await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/** The model host's process id, read through "Show Model Status" (whose picker is closed again). */
+export async function hostPid(): Promise<number> {
+  const status = await vscode.commands.executeCommand<HostStatus | undefined>(
+    'gpt2Heads.showModelStatus',
+  );
+  await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+  if (!status) throw new Error('the model status could not be read');
+  return status.pid;
 }

@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { HostStatus } from '../../../src/protocol';
-import { api, caseText, closeAll, openText, until } from './helpers';
-
-async function hostPid(): Promise<number> {
-  const status = await vscode.commands.executeCommand<HostStatus | undefined>(
-    'gpt2Heads.showModelStatus',
-  );
-  await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-  assert.ok(status, 'the model status could not be read');
-  return status.pid;
-}
+import { api, caseText, closeAll, hostPid, openText, until } from './helpers';
 
 describe('model host faults in the editor', () => {
   afterEach(closeAll);
