@@ -1,11 +1,13 @@
 import * as vscode from 'vscode';
 import { Classifier } from './client/classification';
-import { registerCommands } from './client/commands';
+import { registerCommands, type Context } from './client/commands';
 import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
-import type { Context, FeatureContext } from './client/context';
+import { choiceDisposables } from './client/multipleChoice';
+import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
+import { shownDecorations } from './client/shownDecorations';
 import { registerHostStatusBar } from './client/statusBar';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
@@ -25,6 +27,8 @@ export interface Gpt2HeadsApi {
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
   /** The last inline suggestion and whether it came from the suggestion cache. */
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
+  /** The ranges each feature decorates in a document, by decoration name. */
+  shownDecorations(uri: vscode.Uri): Record<string, vscode.Range[]>;
 }
 
 let host: HostClient | undefined;
@@ -48,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     inline,
     entityTree,
     ...answerDecorationTypes,
+    ...choiceDisposables,
     statusItem,
     ...statusDisposables,
     ...registerCommands(ctx),
@@ -64,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
     lastInlineSuggestion: () => inline.lastRequest,
+    shownDecorations,
   };
 }
 

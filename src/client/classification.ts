@@ -4,6 +4,7 @@ import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
+import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings } from './settings';
 
 type Scope = ClassifyParams['scope'];
@@ -11,8 +12,8 @@ type Scope = ClassifyParams['scope'];
 interface ItemState {
   item: vscode.StatusBarItem;
   result?: ClassifyResult;
-  pending?: vscode.CancellationTokenSource;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Automatic runs: a newer one replaces an older one. */
+  latest: LatestRequest;
 }
 
 /** The selection, or the paragraph under the cursor when nothing is selected. */
@@ -54,7 +55,7 @@ export class Classifier implements vscode.Disposable {
         title: vscode.l10n.t('Details'),
         arguments: [scope],
       };
-      return { item };
+      return { item, latest: new LatestRequest() };
     };
     this.items = { sequence: make('sequence', 99), document: make('document', 98) };
     this.disposables.push(
@@ -131,7 +132,10 @@ export class Classifier implements vscode.Disposable {
           ),
           cancellable: true,
         },
-        (_progress, token) => this.classify(scope, editor, token),
+        (_progress, token) => {
+          this.items[scope].latest.cancel();
+          return this.classify(scope, editor, token);
+        },
       );
     } catch (error) {
       showError(error, this.ctx.log);
@@ -162,10 +166,7 @@ export class Classifier implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const state of Object.values(this.items)) {
-      state.pending?.cancel();
-      if (state.timer) clearTimeout(state.timer);
-    }
+    for (const state of Object.values(this.items)) state.latest.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
@@ -181,8 +182,7 @@ export class Classifier implements vscode.Disposable {
 
   private schedule(scope: Scope): void {
     const state = this.items[scope];
-    state.pending?.cancel();
-    if (state.timer) clearTimeout(state.timer);
+    state.latest.cancel();
     const editor = vscode.window.activeTextEditor;
     if (!editor || !servesLanguage(editor.document) || !this.enabled(scope) || !this.available()) {
       state.item.hide();
@@ -192,56 +192,48 @@ export class Classifier implements vscode.Disposable {
       state.item.hide();
       return;
     }
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      this.classify(scope, editor).catch((error) => {
-        if (error instanceof vscode.CancellationError) return;
-        if (!isNotConfigured(error))
-          this.ctx.log.warn(`Classification failed: ${(error as Error).message}`);
-        state.item.text = '$(warning) label';
-        state.item.tooltip = `GPT-2 Heads could not classify: ${(error as Error).message}`;
-      });
-    }, settings.classificationDebounceMs());
+    state.latest.schedule(settings.classificationDebounceMs(), (token) =>
+      this.classify(scope, editor, token).then(
+        () => undefined,
+        (error) => {
+          if (error instanceof vscode.CancellationError) return;
+          if (!isNotConfigured(error))
+            this.ctx.log.warn(`Classification failed: ${(error as Error).message}`);
+          state.item.text = '$(warning) label';
+          state.item.tooltip = `GPT-2 Heads could not classify: ${(error as Error).message}`;
+        },
+      ),
+    );
   }
 
+  /** A command's run cancels the automatic one; only its user cancels it (`token`). */
   private async classify(
     scope: Scope,
     editor: vscode.TextEditor,
-    outer?: vscode.CancellationToken,
+    token: vscode.CancellationToken,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
-    // A newer automatic run replaces an older one; a command's run is only cancelled by its user.
-    state.pending?.cancel();
-    const source = new vscode.CancellationTokenSource();
-    if (!outer) state.pending = source;
-    const link = outer?.onCancellationRequested(() => source.cancel());
     const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
     const labels = settings.zeroShotLabels();
     const zeroShot = !modelSource('classification') && labels.length > 0;
     state.item.text = '$(loading~spin) Classifying…';
     state.item.tooltip = undefined;
     state.item.show();
-    try {
-      const result = await this.ctx.host.request(
-        methods.classify,
-        {
-          text,
-          scope,
-          function_to_apply: settings.functionToApply(),
-          aggregation: settings.classificationAggregation(),
-          zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate() } : undefined,
-        },
-        source.token,
-      );
-      if (source.token.isCancellationRequested) throw new vscode.CancellationError();
-      state.result = result;
-      this.render(scope, result);
-      return result;
-    } finally {
-      link?.dispose();
-      if (state.pending === source) state.pending = undefined;
-      source.dispose();
-    }
+    const result = await this.ctx.host.request(
+      methods.classify,
+      {
+        text,
+        scope,
+        function_to_apply: settings.functionToApply(),
+        aggregation: settings.classificationAggregation(),
+        zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate() } : undefined,
+      },
+      token,
+    );
+    if (token.isCancellationRequested) throw new vscode.CancellationError();
+    state.result = result;
+    this.render(scope, result);
+    return result;
   }
 
   private render(scope: Scope, result: ClassifyResult): void {

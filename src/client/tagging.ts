@@ -4,70 +4,12 @@ import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../p
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
+import { LatestRequest } from './latestRequest';
 import { servesLanguage, settings } from './settings';
+import { describeLabel, TagDecorations } from './tagDecorations';
+import { visibleSpans } from '../text/spans';
 
 const roles: TaggingRole[] = ['ner', 'pos'];
-
-/** Full names for the usual CoNLL entity groups and the Universal POS tags. */
-const labelNames: Record<string, string> = {
-  PER: 'person',
-  ORG: 'organization',
-  LOC: 'location',
-  MISC: 'miscellaneous',
-  ADJ: 'adjective',
-  ADP: 'adposition',
-  ADV: 'adverb',
-  AUX: 'auxiliary',
-  CCONJ: 'coordinating conjunction',
-  DET: 'determiner',
-  INTJ: 'interjection',
-  NOUN: 'noun',
-  NUM: 'numeral',
-  PART: 'particle',
-  PRON: 'pronoun',
-  PROPN: 'proper noun',
-  PUNCT: 'punctuation',
-  SCONJ: 'subordinating conjunction',
-  SYM: 'symbol',
-  VERB: 'verb',
-  X: 'other',
-};
-
-// Mid-saturation hues that read on light, dark and high-contrast backgrounds as a tint plus a
-// border (NER) or an underline (POS).
-const palette = [
-  '#e5534b',
-  '#2f81f7',
-  '#3fb950',
-  '#d29922',
-  '#a371f7',
-  '#db61a2',
-  '#39c5cf',
-  '#f0883e',
-  '#8b949e',
-  '#56d364',
-];
-const knownColors: Record<string, string> = {
-  PER: '#e5534b',
-  ORG: '#2f81f7',
-  LOC: '#3fb950',
-  MISC: '#d29922',
-};
-
-export function describeLabel(label: string): string {
-  const bare = label.replace(/^[BIES]-/, '');
-  const name = labelNames[bare];
-  return name ? `${label} — ${name}` : label;
-}
-
-function colorFor(label: string): string {
-  const custom = settings.labelColors()[label];
-  if (custom) return custom;
-  if (knownColors[label]) return knownColors[label];
-  let hash = 0;
-  for (const char of label) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return palette[hash % palette.length];
-}
 
 /** A tagged span with its range in the document as it is now. */
 export interface DocumentSpan extends TaggedSpan {
@@ -84,8 +26,10 @@ interface RoleState {
 
 interface DocumentState {
   roles: Partial<Record<TaggingRole, RoleState>>;
-  pending: Partial<Record<TaggingRole, vscode.CancellationTokenSource>>;
-  timer?: ReturnType<typeof setTimeout>;
+  /** The request of each role: a newer one cancels the older. */
+  requests: Record<TaggingRole, LatestRequest>;
+  /** Automatic tagging after edits, debounced. */
+  auto: LatestRequest;
 }
 
 /**
@@ -94,7 +38,7 @@ interface DocumentState {
  */
 export class Tagger implements vscode.Disposable {
   private readonly documents = new Map<string, DocumentState>();
-  private readonly decorationTypes = new Map<string, vscode.TextEditorDecorationType>();
+  private readonly decorations = new TagDecorations();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChangeTags = this.changeEmitter.event;
@@ -110,7 +54,7 @@ export class Tagger implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('gpt2Heads.tagging')) {
-          this.resetDecorationTypes();
+          this.decorations.reset();
           this.renderAll();
           this.autoTagVisible();
         }
@@ -179,8 +123,7 @@ export class Tagger implements vscode.Disposable {
     for (const key of targets) {
       const state = this.documents.get(key);
       if (!state) continue;
-      for (const source of Object.values(state.pending)) source?.cancel();
-      if (state.timer) clearTimeout(state.timer);
+      cancelAll(state);
       this.documents.delete(key);
     }
     this.renderAll();
@@ -189,23 +132,18 @@ export class Tagger implements vscode.Disposable {
 
   dispose(): void {
     this.clear();
-    for (const type of this.decorationTypes.values()) type.dispose();
+    this.decorations.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
-  private async tag(
+  private tag(
     document: vscode.TextDocument,
     role: TaggingRole,
     outer?: vscode.CancellationToken,
   ): Promise<DocumentSpan[]> {
-    const state = this.stateOf(document.uri);
-    state.pending[role]?.cancel();
-    const source = new vscode.CancellationTokenSource();
-    state.pending[role] = source;
-    const cancelOuter = outer?.onCancellationRequested(() => source.cancel());
-    const version = document.version;
-    const text = document.getText();
-    try {
+    return this.stateOf(document.uri).requests[role].run(async (token) => {
+      const version = document.version;
+      const text = document.getText();
       const result = await this.ctx.host.request(
         methods.tag,
         {
@@ -216,12 +154,14 @@ export class Tagger implements vscode.Disposable {
           ignore_labels: settings.ignoreLabels(),
           context: settings.taggingContext() || undefined,
         },
-        source.token,
+        token,
       );
-      if (document.version !== version || source.token.isCancellationRequested) {
+      if (document.version !== version || token.isCancellationRequested) {
         throw new vscode.CancellationError();
       }
-      const spans = result.spans.map((span) => ({
+      // Trimmed and deduplicated once, here: the decorations, hovers, Go to Entity and the
+      // Entities view all read these ranges.
+      const spans = visibleSpans(text, result.spans).map((span) => ({
         ...span,
         role,
         range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
@@ -234,18 +174,18 @@ export class Tagger implements vscode.Disposable {
       this.renderAll();
       this.changeEmitter.fire(document.uri);
       return spans;
-    } finally {
-      cancelOuter?.dispose();
-      if (state.pending[role] === source) delete state.pending[role];
-      source.dispose();
-    }
+    }, outer);
   }
 
   private stateOf(uri: vscode.Uri): DocumentState {
     const key = uri.toString();
     let state = this.documents.get(key);
     if (!state) {
-      state = { roles: {}, pending: {} };
+      state = {
+        roles: {},
+        requests: { ner: new LatestRequest(), pos: new LatestRequest() },
+        auto: new LatestRequest(),
+      };
       this.documents.set(key, state);
     }
     return state;
@@ -273,12 +213,8 @@ export class Tagger implements vscode.Disposable {
 
   private schedule(document: vscode.TextDocument): void {
     const state = this.stateOf(document.uri);
-    for (const source of Object.values(state.pending)) source?.cancel();
-    if (state.timer) clearTimeout(state.timer);
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      void this.autoTag(document);
-    }, settings.taggingDebounceMs());
+    cancelAll(state);
+    state.auto.schedule(settings.taggingDebounceMs(), (token) => this.autoTag(document, token));
   }
 
   private autoTagVisible(): void {
@@ -291,11 +227,15 @@ export class Tagger implements vscode.Disposable {
     }
   }
 
-  private async autoTag(document: vscode.TextDocument): Promise<void> {
+  private async autoTag(
+    document: vscode.TextDocument,
+    token: vscode.CancellationToken,
+  ): Promise<void> {
     if (document.isClosed || document.getText().length > settings.maxDocumentChars()) return;
     for (const role of roles) {
+      if (token.isCancellationRequested) return;
       try {
-        await this.tag(document, role);
+        await this.tag(document, role, token);
       } catch (error) {
         // A head nobody configured is simply not shown; other failures are reported once.
         if (!(error instanceof vscode.CancellationError) && !isNotConfigured(error)) {
@@ -311,8 +251,10 @@ export class Tagger implements vscode.Disposable {
     document: vscode.TextDocument,
     position: vscode.Position,
   ): vscode.Hover | undefined {
+    // A span covers [start, end): the character after its end (a space) is not part of it.
+    const offset = document.offsetAt(position);
     const hits = this.spans(document.uri).filter(
-      (span) => span.range.contains(position) && !span.range.isEmpty,
+      (span) => span.start <= offset && offset < span.end,
     );
     if (hits.length === 0) return undefined;
     const markdown = new vscode.MarkdownString();
@@ -329,62 +271,14 @@ export class Tagger implements vscode.Disposable {
     return new vscode.Hover(markdown, hits[0].range);
   }
 
-  private decorationType(role: TaggingRole, label: string): vscode.TextEditorDecorationType {
-    const key = `${role}:${label}`;
-    let type = this.decorationTypes.get(key);
-    if (!type) {
-      const color = colorFor(label);
-      type =
-        role === 'ner'
-          ? vscode.window.createTextEditorDecorationType({
-              backgroundColor: `${color}33`,
-              border: `1px solid ${color}`,
-              borderRadius: '3px',
-              after: settings.showLabels()
-                ? { contentText: ` ${label}`, color, fontStyle: 'italic', margin: '0 0 0 2px' }
-                : undefined,
-              overviewRulerColor: color,
-              overviewRulerLane: vscode.OverviewRulerLane.Right,
-              rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-            })
-          : vscode.window.createTextEditorDecorationType({
-              textDecoration: `underline dotted ${color}`,
-              rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-            });
-      this.decorationTypes.set(key, type);
-    }
-    return type;
-  }
-
-  private resetDecorationTypes(): void {
-    for (const type of this.decorationTypes.values()) type.dispose();
-    this.decorationTypes.clear();
-  }
-
   private renderAll(): void {
-    for (const editor of vscode.window.visibleTextEditors) {
-      const byType = new Map<vscode.TextEditorDecorationType, vscode.Range[]>();
-      const text = editor.document.getText();
-      for (const span of this.spans(editor.document.uri)) {
-        // Shown without the spaces and line breaks a span may begin or end with.
-        let start = span.start;
-        let end = span.end;
-        while (start < end && /\s/.test(text[start])) start++;
-        while (end > start && /\s/.test(text[end - 1])) end--;
-        if (start === end) continue;
-        const type = this.decorationType(span.role, span.label);
-        let ranges = byType.get(type);
-        if (!ranges) byType.set(type, (ranges = []));
-        ranges.push(
-          new vscode.Range(editor.document.positionAt(start), editor.document.positionAt(end)),
-        );
-      }
-      // Types without spans here are set to nothing, which clears what they showed before.
-      for (const type of this.decorationTypes.values()) {
-        editor.setDecorations(type, byType.get(type) ?? []);
-      }
-    }
+    this.decorations.paintAll((document) => this.spans(document.uri));
   }
+}
+
+function cancelAll(state: DocumentState): void {
+  state.auto.cancel();
+  for (const role of roles) state.requests[role].cancel();
 }
 
 /** Moves spans after each change by its length difference; spans that overlap a change go. */
@@ -410,43 +304,4 @@ function shiftSpans(
     ...span,
     range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
   }));
-}
-
-/** "Go to Entity…": every tagged entity of the document, grouped by label. */
-export async function goToEntity(tagger: Tagger): Promise<void> {
-  const editor = targetEditor();
-  if (!editor) return;
-  const spans = tagger.spans(editor.document.uri, 'ner');
-  if (spans.length === 0) {
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t(
-        'GPT-2 Heads: no entities in this document yet. Run "GPT-2 Heads: Tag Entities (NER)" first.',
-      ),
-    );
-    return;
-  }
-  type Item = vscode.QuickPickItem & { span?: DocumentSpan };
-  const items: Item[] = [];
-  const labels = [...new Set(spans.map((span) => span.label))].sort();
-  for (const label of labels) {
-    items.push({ label: describeLabel(label), kind: vscode.QuickPickItemKind.Separator });
-    for (const span of spans.filter((s) => s.label === label)) {
-      items.push({
-        label: editor.document.getText(span.range).trim() || span.word,
-        description: `line ${span.range.start.line + 1} · ${span.score.toFixed(2)}`,
-        span,
-      });
-    }
-  }
-  const picked = await vscode.window.showQuickPick(items, {
-    title: vscode.l10n.t('GPT-2 Heads: Go to Entity'),
-    placeHolder: vscode.l10n.t('Type to filter entities'),
-    matchOnDescription: true,
-  });
-  if (picked?.span) revealRange(editor, picked.span.range);
-}
-
-export function revealRange(editor: vscode.TextEditor, range: vscode.Range): void {
-  editor.selection = new vscode.Selection(range.start, range.end);
-  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
 }

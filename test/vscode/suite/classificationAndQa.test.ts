@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ClassifyResult } from '../../../src/protocol';
-import type { AskResult, ChoiceOutcome } from '../../../src/client/questionAnswering';
+import type { AskResult } from '../../../src/client/questionAnswering';
+import type { ChoiceOutcome } from '../../../src/client/multipleChoice';
 import { api, caseText, closeAll, fixture, openText, setting } from './helpers';
 
 describe('classification in the status bar', () => {
