@@ -85,11 +85,17 @@ describe('question answering and multiple choice', () => {
       question: qa.question,
     });
     assert.equal(result.answers[0].answer, best.answer);
+    // Selected without the space the answer's first token carries.
+    const leading = best.answer.length - best.answer.trimStart().length;
+    const trailing = best.answer.length - best.answer.trimEnd().length;
     assert.equal(
       editor.document.offsetAt(editor.selection.start),
-      prefix.length + best.start_utf16,
+      prefix.length + best.start_utf16 + leading,
     );
-    assert.equal(editor.document.offsetAt(editor.selection.end), prefix.length + best.end_utf16);
+    assert.equal(
+      editor.document.offsetAt(editor.selection.end),
+      prefix.length + best.end_utf16 - trailing,
+    );
   });
 
   it('gives every option its probability and ranks them with the double-heads model', async () => {

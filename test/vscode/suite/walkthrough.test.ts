@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { GenerateResult } from '../../../src/protocol';
+import { closeAll, openText, repoRoot, setting } from './helpers';
+
+interface Step {
+  id: string;
+  description: string;
+}
+
+const walkthrough = (
+  JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    contributes: { walkthroughs: { steps: Step[] }[] };
+  }
+).contributes.walkthroughs[0];
+
+/** The first command link of a step, as VS Code runs it: id and JSON arguments. */
+function commandLink(step: Step): [string, unknown[]] {
+  const match = /\(command:([\w.]+)(?:\?([^)]*))?\)/.exec(step.description);
+  if (!match) throw new Error(`no command link in step ${step.id}`);
+  return [match[1], match[2] ? (JSON.parse(decodeURIComponent(match[2])) as unknown[]) : []];
+}
+
+describe('the walkthrough', () => {
+  afterEach(async () => {
+    await setting('generation.maxNewTokens', undefined);
+    await closeAll();
+  });
+
+  it('"Continue the text" writes into the sample document, not the editor that has focus', async () => {
+    await setting('generation.maxNewTokens', 8);
+    const sample = await vscode.commands.executeCommand<vscode.TextEditor>(
+      'gpt2Heads.openWalkthroughSample',
+    );
+    const original = sample.document.getText();
+    const other = await openText('Another file, with the cursor mid-line.');
+    other.selection = new vscode.Selection(0, 7, 0, 7);
+    const [command, args] = commandLink(walkthrough.steps.find((s) => s.id === 'continueText')!);
+    const result = await vscode.commands.executeCommand<GenerateResult>(command, ...args);
+    assert.equal(other.document.getText(), 'Another file, with the cursor mid-line.');
+    const end = original.trimEnd().length;
+    assert.equal(
+      sample.document.getText(),
+      original.slice(0, end) + result.new_text + original.slice(end),
+    );
+  });
+
+  it('opening the sample again shows the same document, not a second copy', async () => {
+    const first = await vscode.commands.executeCommand<vscode.TextEditor>(
+      'gpt2Heads.openWalkthroughSample',
+    );
+    await openText('Something else.');
+    const second = await vscode.commands.executeCommand<vscode.TextEditor>(
+      'gpt2Heads.openWalkthroughSample',
+    );
+    assert.equal(second.document, first.document);
+    const copies = vscode.workspace.textDocuments.filter(
+      (d) => !d.isClosed && d.getText() === first.document.getText(),
+    );
+    assert.equal(copies.length, 1);
+  });
+
+  it('shows no literal backticks in its steps and no line too wide for its media pane', () => {
+    for (const step of walkthrough.steps) {
+      assert.doesNotMatch(step.description, /`/, `step ${step.id} shows backticks`);
+    }
+    const media = join(repoRoot, 'media', 'walkthrough');
+    for (const name of readdirSync(media).filter((n) => n.endsWith('.md'))) {
+      for (const line of readFileSync(join(media, name), 'utf8').split('\n')) {
+        // A Markdown table row cannot wrap: a wide one is cut off in the walkthrough's pane.
+        assert.ok(
+          !line.startsWith('|') || line.length <= 80,
+          `${name}: a table row of ${line.length} characters`,
+        );
+      }
+    }
+  });
+});
