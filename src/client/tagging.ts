@@ -7,14 +7,45 @@ import { isNotConfigured, showError } from './errors';
 import { LatestRequest } from './latestRequest';
 import { servesLanguage, settings } from './settings';
 import { describeLabel, TagDecorations } from './tagDecorations';
-import { visibleSpans } from '../text/spans';
+import { shiftSpans, visibleSpans } from '../text/spans';
 
 const roles: TaggingRole[] = ['ner', 'pos'];
+/** After an edit dropped spans, their decorations are painted again this much later. */
+const repaintDelayMs = 150;
 
 /** A tagged span with its range in the document as it is now. */
 export interface DocumentSpan extends TaggedSpan {
   role: TaggingRole;
-  range: vscode.Range;
+  readonly range: vscode.Range;
+}
+
+/**
+ * A span whose offsets follow edits (shifted in place) and whose range is made when asked for:
+ * a keystroke in a document with 100,000 entities must not build 100,000 ranges.
+ */
+class TagSpan implements DocumentSpan {
+  label: string;
+  score: number;
+  word: string;
+  start: number;
+  end: number;
+
+  constructor(
+    private readonly document: vscode.TextDocument,
+    readonly role: TaggingRole,
+    span: TaggedSpan,
+  ) {
+    ({ label: this.label, score: this.score, word: this.word } = span);
+    this.start = span.start;
+    this.end = span.end;
+  }
+
+  get range(): vscode.Range {
+    return new vscode.Range(
+      this.document.positionAt(this.start),
+      this.document.positionAt(this.end),
+    );
+  }
 }
 
 interface RoleState {
@@ -39,6 +70,7 @@ interface DocumentState {
 export class Tagger implements vscode.Disposable {
   private readonly documents = new Map<string, DocumentState>();
   private readonly decorations = new TagDecorations();
+  private repaintTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChangeTags = this.changeEmitter.event;
@@ -132,6 +164,7 @@ export class Tagger implements vscode.Disposable {
 
   dispose(): void {
     this.clear();
+    if (this.repaintTimer) clearTimeout(this.repaintTimer);
     this.decorations.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
@@ -161,11 +194,9 @@ export class Tagger implements vscode.Disposable {
       }
       // Trimmed and deduplicated once, here: the decorations, hovers, Go to Entity and the
       // Entities view all read these ranges.
-      const spans = visibleSpans(text, result.spans).map((span) => ({
-        ...span,
-        role,
-        range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
-      }));
+      const spans = visibleSpans(text, result.spans).map(
+        (span) => new TagSpan(document, role, span),
+      );
       this.stateOf(document.uri).roles[role] = { result, spans, version };
       this.ctx.log.info(
         `Tagged ${role.toUpperCase()} in ${document.uri.toString(true)}: ${spans.length} spans, ` +
@@ -195,20 +226,40 @@ export class Tagger implements vscode.Disposable {
     if (this.documents.has(uri.toString())) this.clear(uri);
   }
 
-  /** Keeps spans on their text while the document is edited; spans an edit touches are dropped. */
+  /**
+   * Keeps spans on their text while the document is edited; spans an edit touches are dropped.
+   * The editor moves the decorations itself (they do not widen at their edges, like the spans),
+   * so they are painted again only when spans were dropped, once typing pauses.
+   */
   private onEdit(event: vscode.TextDocumentChangeEvent): void {
     const state = this.documents.get(event.document.uri.toString());
     if (event.contentChanges.length === 0) return;
     if (state) {
+      const changes = event.contentChanges.map((change) => ({
+        offset: change.rangeOffset,
+        removed: change.rangeLength,
+        inserted: change.text.length,
+      }));
+      let dropped = false;
       for (const role of roles) {
         const roleState = state.roles[role];
         if (!roleState) continue;
-        roleState.spans = shiftSpans(roleState.spans, event.contentChanges, event.document);
+        const kept = shiftSpans(roleState.spans, changes);
+        dropped ||= kept !== roleState.spans;
+        roleState.spans = kept;
       }
-      this.renderAll();
+      if (dropped) this.repaintSoon();
       this.changeEmitter.fire(event.document.uri);
     }
     if (settings.autoTag() && servesLanguage(event.document)) this.schedule(event.document);
+  }
+
+  private repaintSoon(): void {
+    if (this.repaintTimer) clearTimeout(this.repaintTimer);
+    this.repaintTimer = setTimeout(() => {
+      this.repaintTimer = undefined;
+      this.renderAll();
+    }, repaintDelayMs);
   }
 
   private schedule(document: vscode.TextDocument): void {
@@ -279,29 +330,4 @@ export class Tagger implements vscode.Disposable {
 function cancelAll(state: DocumentState): void {
   state.auto.cancel();
   for (const role of roles) state.requests[role].cancel();
-}
-
-/** Moves spans after each change by its length difference; spans that overlap a change go. */
-function shiftSpans(
-  spans: DocumentSpan[],
-  changes: readonly vscode.TextDocumentContentChangeEvent[],
-  document: vscode.TextDocument,
-): DocumentSpan[] {
-  let current = spans;
-  // Changes are reported against the document before the event, last change first is safe.
-  const ordered = [...changes].sort((a, b) => b.rangeOffset - a.rangeOffset);
-  for (const change of ordered) {
-    const start = change.rangeOffset;
-    const end = start + change.rangeLength;
-    const delta = change.text.length - change.rangeLength;
-    current = current.flatMap((span) => {
-      if (span.end <= start) return [span];
-      if (span.start >= end) return [{ ...span, start: span.start + delta, end: span.end + delta }];
-      return [];
-    });
-  }
-  return current.map((span) => ({
-    ...span,
-    range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
-  }));
 }

@@ -70,3 +70,40 @@ export function percentages(scores: readonly number[]): string[] {
     if (readable || digits === 6) return shown.map((value) => `${value}%`);
   }
 }
+
+/** An edit as offsets into the text before it: `removed` characters at `offset` became `inserted`. */
+export interface TextChange {
+  offset: number;
+  removed: number;
+  inserted: number;
+}
+
+/**
+ * Keeps spans on their text through edits: spans after a change move by its length difference
+ * (in place: a keystroke in a document with 100,000 entities allocates nothing), spans a change
+ * overlaps are dropped. The changes of one edit are all against the text before it, as VS Code
+ * reports them. Returns the array itself when no span was dropped, else a new one.
+ */
+export function shiftSpans<T extends { start: number; end: number }>(
+  spans: T[],
+  changes: readonly TextChange[],
+): T[] {
+  let kept = spans;
+  // The last change first: it moves nothing the earlier changes' offsets refer to.
+  const ordered = [...changes].sort((a, b) => b.offset - a.offset);
+  for (const change of ordered) {
+    const start = change.offset;
+    const end = start + change.removed;
+    const delta = change.inserted - change.removed;
+    const dropped = new Set<T>();
+    for (const span of kept) {
+      if (span.end <= start) continue;
+      if (span.start >= end) {
+        span.start += delta;
+        span.end += delta;
+      } else dropped.add(span);
+    }
+    if (dropped.size > 0) kept = kept.filter((span) => !dropped.has(span));
+  }
+  return kept;
+}

@@ -1,5 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { percentages, touchingVariants, trimRange, visibleSpans } from '../../../src/text/spans';
+import {
+  percentages,
+  shiftSpans,
+  touchingVariants,
+  trimRange,
+  visibleSpans,
+} from '../../../src/text/spans';
 
 const span = (start: number, end: number, score = 0.5, label = 'LOC') => ({
   start,
@@ -76,5 +82,46 @@ describe('scores as percentages', () => {
     assert.deepEqual(percentages([0.000003]), ['0.0003%']);
     assert.deepEqual(percentages([0.25, 0.25]), ['25.0%', '25.0%']);
     assert.deepEqual(percentages([0]), ['0.0%']);
+  });
+});
+
+describe('spans through edits', () => {
+  const spans = () => [span(0, 3), span(4, 9), span(10, 14)];
+
+  it('moves the spans after an insertion, in place, and keeps the ones before it', () => {
+    const list = spans();
+    const kept = shiftSpans(list, [{ offset: 4, removed: 0, inserted: 2 }]);
+    assert.equal(kept, list);
+    assert.deepEqual(
+      kept.map((s) => [s.start, s.end]),
+      [
+        [0, 3],
+        [6, 11],
+        [12, 16],
+      ],
+    );
+  });
+
+  it('drops the spans a change overlaps, also when text is deleted around them', () => {
+    const kept = shiftSpans(spans(), [{ offset: 2, removed: 6, inserted: 0 }]);
+    assert.deepEqual(
+      kept.map((s) => [s.start, s.end]),
+      [[4, 8]],
+    );
+  });
+
+  it('applies the changes of one edit against the text before it', () => {
+    const kept = shiftSpans(spans(), [
+      { offset: 0, removed: 0, inserted: 1 },
+      { offset: 9, removed: 1, inserted: 3 },
+    ]);
+    assert.deepEqual(
+      kept.map((s) => [s.start, s.end]),
+      [
+        [1, 4],
+        [5, 10],
+        [13, 17],
+      ],
+    );
   });
 });

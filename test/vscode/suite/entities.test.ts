@@ -30,11 +30,12 @@ describe('entities and tags as the user sees them', () => {
   it('keeps the extension host responsive with the Entities view open on 100,000 entities', async function () {
     this.timeout(600_000);
     const extension = await api();
-    // About one entity per token with the fixture model ("none"): 100,000 in ~550,000 characters.
+    // One entity per token the fixture model does not tag "O" ("none"): about 0.065 a character
+    // on this text, so 100,000 in 1,650,000 characters.
     await setting('tagging.aggregationStrategy', 'none');
     await setting('maxDocumentChars', 5_000_000);
     const sample = readFileSync(join(repoRoot, 'media', 'walkthrough', 'sample.txt'), 'utf8');
-    const editor = await openText(`${sample}\n`.repeat(1000));
+    const editor = await openText(`${sample}\n`.repeat(3000));
     await vscode.commands.executeCommand('gpt2Heads.tagEntities');
     const count = extension.taggedSpans(editor.document.uri, 'ner').length;
     assert.ok(count >= 100_000, `only ${count} entities`);
@@ -43,19 +44,25 @@ describe('entities and tags as the user sees them', () => {
     // renders, and while an edit moves every tag.
     let longestGap = 0;
     let last = Date.now();
+    let phase = 'start';
     const watch = setInterval(() => {
       const now = Date.now();
+      if (now - last > 300) console.error(`gpt2 TIMING gap ${now - last} in ${phase}`);
       longestGap = Math.max(longestGap, now - last);
       last = now;
     }, 20);
     try {
       // The view shows once the extension has seen entities (its "when" clause).
       await new Promise((done) => setTimeout(done, 1000));
+      phase = 'focus';
       await vscode.commands.executeCommand('gpt2Heads.entities.focus');
+      phase = 'after focus';
       await new Promise((done) => setTimeout(done, 3000));
+      phase = 'edit';
       const shown = await vscode.window.showTextDocument(editor.document);
       await shown.edit((edit) => edit.insert(new vscode.Position(0, 0), 'Hello. '));
       await vscode.commands.executeCommand('gpt2Heads.entities.focus');
+      phase = 'commands';
       for (let i = 0; i < 5; i++) {
         const started = Date.now();
         await vscode.commands.executeCommand('gpt2Heads.showLog');
@@ -71,6 +78,8 @@ describe('entities and tags as the user sees them', () => {
 
   it('trims every tag to its visible characters, and a hover over a space shows no tag', async () => {
     const extension = await api();
+    // One span per token: each byte-level token but the first begins with its space.
+    await setting('tagging.aggregationStrategy', 'none');
     const editor = await openText(caseText('names_places'));
     await vscode.commands.executeCommand('gpt2Heads.tagEntities');
     await vscode.commands.executeCommand('gpt2Heads.tagPartsOfSpeech');
@@ -114,7 +123,7 @@ describe('entities and tags as the user sees them', () => {
   it('draws touching entities of one label as separate boxes', async () => {
     const extension = await api();
     await setting('tagging.aggregationStrategy', 'none');
-    const editor = await openText(caseText('names_places'));
+    const editor = await openText(caseText('numbers_punct'));
     await vscode.commands.executeCommand('gpt2Heads.tagEntities');
     const spans = extension.taggedSpans(editor.document.uri, 'ner');
     const touching = spans.filter((a) =>
