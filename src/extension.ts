@@ -7,7 +7,7 @@ import { answerDecorationTypes } from './client/questionAnswering';
 import { choiceDisposables } from './client/multipleChoice';
 import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
-import { shownDecorations } from './client/shownDecorations';
+import { forgetClosedDocuments, shownDecorations } from './client/shownDecorations';
 import { registerHostStatusBar } from './client/statusBar';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
@@ -53,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     entityTree,
     ...answerDecorationTypes,
     ...choiceDisposables,
+    forgetClosedDocuments,
     statusItem,
     ...statusDisposables,
     ...registerCommands(ctx),

@@ -30,6 +30,19 @@ export function paint(
   if (byName.size === 0) shown.delete(key);
 }
 
+/** Forgets a decoration everywhere: its type was disposed, which cleared it in every editor. */
+export function forgetDecoration(name: string): void {
+  for (const [key, byName] of shown) {
+    byName.delete(name);
+    if (byName.size === 0) shown.delete(key);
+  }
+}
+
+/** A closed document shows nothing (and an untitled document's URI is used again). */
+export const forgetClosedDocuments = vscode.workspace.onDidCloseTextDocument((document) =>
+  shown.delete(document.uri.toString()),
+);
+
 export function shownDecorations(uri: vscode.Uri): Record<string, vscode.Range[]> {
   return Object.fromEntries(shown.get(uri.toString()) ?? []);
 }

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { TaggingRole } from '../protocol';
 import { touchingVariants } from '../text/spans';
 import { settings } from './settings';
-import { paint } from './shownDecorations';
+import { forgetDecoration, paint } from './shownDecorations';
 
 /** Full names for the usual CoNLL entity groups and the Universal POS tags. */
 const labelNames: Record<string, string> = {
@@ -110,10 +110,10 @@ export class TagDecorations implements vscode.Disposable {
 
   /** Forgets the types (colours or label display changed); the next paint makes new ones. */
   reset(): void {
-    for (const editor of vscode.window.visibleTextEditors) {
-      for (const [name, type] of this.types) paint(editor, type, name, []);
+    for (const [name, type] of this.types) {
+      type.dispose();
+      forgetDecoration(name);
     }
-    for (const type of this.types.values()) type.dispose();
     this.types.clear();
   }
 
