@@ -116,6 +116,8 @@ async function streamInto(
       },
     );
     await writing;
+    // The host may have finished before the stop reached it: the text is not all written.
+    if (stop.token.isCancellationRequested) return undefined;
     if (result.new_text === '') {
       void vscode.window.showInformationMessage(
         vscode.l10n.t('GPT-2 Heads: the model ended the text here (it generated nothing).'),
