@@ -27,7 +27,7 @@ export interface Gpt2HeadsApi {
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
   /** The last inline suggestion and whether it came from the suggestion cache. */
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
-  /** The ranges each feature decorates in a document, by decoration name. */
+  /** The ranges each feature last painted in a document, by decoration name (edits since then move them in the editor, not here). */
   shownDecorations(uri: vscode.Uri): Record<string, vscode.Range[]>;
 }
 

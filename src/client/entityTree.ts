@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { selectAndReveal, targetEditor } from './editors';
+import { selectAndReveal, targetEditor, visibleEditorOf } from './editors';
 import { describeLabel } from './tagDecorations';
 import type { DocumentSpan, Tagger } from './tagging';
 import { groupByLabel, groupByText, pageOf, type TextGroup } from '../text/spanGroups';
@@ -230,6 +230,10 @@ export async function goToEntity(tagger: Tagger): Promise<void> {
 /** Shows a document and selects [start, end) in it (the Entities view's items, Go to Entity). */
 export async function revealSpan(uri: vscode.Uri, start: number, end: number): Promise<void> {
   const document = await vscode.workspace.openTextDocument(uri);
-  const editor = await vscode.window.showTextDocument(document);
+  // In the editor that shows it already, wherever it is.
+  const editor = await vscode.window.showTextDocument(
+    document,
+    visibleEditorOf(document)?.viewColumn,
+  );
   selectAndReveal(editor, new vscode.Range(document.positionAt(start), document.positionAt(end)));
 }

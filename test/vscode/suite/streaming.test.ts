@@ -77,6 +77,21 @@ describe('editing while text streams', () => {
     assert.equal(other.document.getText(), 'Another document.');
   });
 
+  it('stops Continue Text quietly when its document is closed', async () => {
+    await setting('generation.maxNewTokens', 60);
+    const prompt = 'Once upon a time, in a small village near Paris,';
+    const editor = await openText(prompt);
+    const end = editor.document.positionAt(prompt.length);
+    editor.selection = new vscode.Selection(end, end);
+    const streaming = nextChange(editor.document);
+    const running = vscode.commands.executeCommand<GenerateResult | undefined>(
+      'gpt2Heads.continueText',
+    );
+    await streaming;
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    assert.equal(await running, undefined);
+  });
+
   it('moves the cursor and the view along with the streamed text', async () => {
     await setting('generation.maxNewTokens', 120);
     await vscode.workspace
