@@ -91,6 +91,18 @@ describe('entities and tags as the user sees them', () => {
       assert.equal(text, text.trim(), `${span.role} ${span.label} covers ${JSON.stringify(text)}`);
       assert.notEqual(text, '');
     }
+    // Go to Entity selects the entity itself.
+    const going = vscode.commands.executeCommand('gpt2Heads.goToEntity');
+    await new Promise((done) => setTimeout(done, 1000));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await going;
+    const selected = vscode.window.activeTextEditor!.document.getText(
+      vscode.window.activeTextEditor!.selection,
+    );
+    assert.ok(
+      selected !== '' && selected === selected.trim(),
+      `selected ${JSON.stringify(selected)}`,
+    );
     const space = document.getText().indexOf(' ');
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
       'vscode.executeHoverProvider',
