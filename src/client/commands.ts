@@ -38,8 +38,10 @@ const commands: Record<string, Command> = {
     );
   },
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
-  'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
-  'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
+  'gpt2Heads.tagEntities': async (ctx, uri) =>
+    ctx.tagger.tagCommand('ner', await documentUri(ctx, uri)),
+  'gpt2Heads.tagPartsOfSpeech': async (ctx, uri) =>
+    ctx.tagger.tagCommand('pos', await documentUri(ctx, uri)),
   'gpt2Heads.clearTags': (ctx) => {
     ctx.tagger.clear(targetEditor()?.document.uri);
     clearAnswerDecorations();
@@ -67,7 +69,9 @@ const commands: Record<string, Command> = {
     revealSpan(uri as vscode.Uri, Number(start), Number(end)),
 };
 
-function asUri(value: unknown): vscode.Uri | undefined {
+/** A document's URI given to a command, or the walkthrough's sample when its buttons name it. */
+async function documentUri(ctx: Context, value: unknown): Promise<vscode.Uri | undefined> {
+  if (value === 'walkthroughSample') return (await openWalkthroughSample(ctx)).document.uri;
   return value instanceof vscode.Uri ? value : undefined;
 }
 

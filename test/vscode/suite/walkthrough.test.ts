@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { GenerateResult } from '../../../src/protocol';
-import { closeAll, openText, repoRoot, setting } from './helpers';
+import { api, closeAll, openText, repoRoot, setting } from './helpers';
 
 interface Step {
   id: string;
@@ -45,6 +45,18 @@ describe('the walkthrough', () => {
       sample.document.getText(),
       original.slice(0, end) + result.new_text + original.slice(end),
     );
+  });
+
+  it('"Tag entities" tags the sample document, not the editor that has focus', async () => {
+    const extension = await api();
+    const sample = await vscode.commands.executeCommand<vscode.TextEditor>(
+      'gpt2Heads.openWalkthroughSample',
+    );
+    const other = await openText('Ada Lovelace met Charles Babbage in London.');
+    const [command, args] = commandLink(walkthrough.steps.find((s) => s.id === 'tagEntities')!);
+    await vscode.commands.executeCommand(command, ...args);
+    assert.ok(extension.taggedSpans(sample.document.uri, 'ner').length > 0);
+    assert.equal(extension.taggedSpans(other.document.uri).length, 0);
   });
 
   it('opening the sample again shows the same document, not a second copy', async () => {
