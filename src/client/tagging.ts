@@ -35,7 +35,9 @@ class TagSpan implements DocumentSpan {
     readonly role: TaggingRole,
     span: TaggedSpan,
   ) {
-    ({ label: this.label, score: this.score, word: this.word } = span);
+    this.label = span.label;
+    this.score = span.score;
+    this.word = span.word;
     this.start = span.start;
     this.end = span.end;
   }
