@@ -4,8 +4,10 @@ import { registerCommands, type Context } from './client/commands';
 import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
+import { choiceDisposables } from './client/multipleChoice';
 import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
+import { forgetClosedDocuments, shownDecorations } from './client/shownDecorations';
 import { registerHostStatusBar } from './client/statusBar';
 import { registerEndpointStatusBar } from './client/endpointStatus';
 import { Tagger, type DocumentSpan } from './client/tagging';
@@ -26,6 +28,8 @@ export interface Gpt2HeadsApi {
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
   /** The last inline suggestion and whether it came from the suggestion cache. */
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
+  /** The ranges each feature last painted in a document, by decoration name (edits since then move them in the editor, not here). */
+  shownDecorations(uri: vscode.Uri): Record<string, vscode.Range[]>;
 }
 
 let host: HostClient | undefined;
@@ -49,6 +53,8 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     inline,
     entityTree,
     ...answerDecorationTypes,
+    ...choiceDisposables,
+    forgetClosedDocuments,
     statusItem,
     ...statusDisposables,
     ...registerCommands(ctx),
@@ -66,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
     lastInlineSuggestion: () => inline.lastRequest,
+    shownDecorations,
   };
 }
 

@@ -5,6 +5,7 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, logFailure, showError } from './errors';
 import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings, write } from './settings';
 
 /** How each item names what it classifies, with its own icon so the two never look alike. */
@@ -23,8 +24,8 @@ type Scope = ClassifyParams['scope'];
 interface ItemState {
   item: vscode.StatusBarItem;
   result?: ClassifyResult;
-  pending?: vscode.CancellationTokenSource;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Automatic runs: a newer one replaces an older one. */
+  latest: LatestRequest;
 }
 
 /** The selection, or the paragraph under the cursor when nothing is selected. */
@@ -65,7 +66,7 @@ export class Classifier implements vscode.Disposable {
         title: vscode.l10n.t('Details'),
         arguments: [scope],
       };
-      return { item };
+      return { item, latest: new LatestRequest() };
     };
     this.items = { sequence: make('sequence', 99), document: make('document', 98) };
     this.disposables.push(
@@ -145,7 +146,10 @@ export class Classifier implements vscode.Disposable {
           title: vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
           cancellable: true,
         },
-        (progress, token) => this.classify(scope, editor, token, progress),
+        (progress, token) => {
+          this.items[scope].latest.cancel();
+          return this.classify(scope, editor, token, progress);
+        },
       );
     } catch (error) {
       this.settle(scope);
@@ -173,10 +177,7 @@ export class Classifier implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const state of Object.values(this.items)) {
-      state.pending?.cancel();
-      if (state.timer) clearTimeout(state.timer);
-    }
+    for (const state of Object.values(this.items)) state.latest.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
@@ -200,8 +201,7 @@ export class Classifier implements vscode.Disposable {
 
   private schedule(scope: Scope): void {
     const state = this.items[scope];
-    state.pending?.cancel();
-    if (state.timer) clearTimeout(state.timer);
+    state.latest.cancel();
     const editor = vscode.window.activeTextEditor;
     if (!editor || !servesLanguage(editor.document) || !this.enabled(scope) || !this.available()) {
       state.item.hide();
@@ -211,29 +211,27 @@ export class Classifier implements vscode.Disposable {
       state.item.hide();
       return;
     }
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      this.classify(scope, editor).catch((error) => {
-        if (error instanceof vscode.CancellationError) return this.settle(scope);
-        if (!isNotConfigured(error)) logFailure(error, this.ctx.log, 'Classification failed');
-        state.item.text = `$(warning) ${scopes[scope].name}`;
-        state.item.tooltip = `GPT-2 Heads could not classify the ${scopes[scope].noun}: ${(error as Error).message}`;
-      });
-    }, settings.classificationDebounceMs());
+    state.latest.schedule(settings.classificationDebounceMs(), (token) =>
+      this.classify(scope, editor, token).then(
+        () => undefined,
+        (error) => {
+          if (error instanceof vscode.CancellationError) return this.settle(scope);
+          if (!isNotConfigured(error)) logFailure(error, this.ctx.log, 'Classification failed');
+          state.item.text = `$(warning) ${scopes[scope].name}`;
+          state.item.tooltip = `GPT-2 Heads could not classify the ${scopes[scope].noun}: ${(error as Error).message}`;
+        },
+      ),
+    );
   }
 
+  /** A command's run cancels the automatic one; only its user cancels it (`token`). */
   private async classify(
     scope: Scope,
     editor: vscode.TextEditor,
-    outer?: vscode.CancellationToken,
+    token: vscode.CancellationToken,
     progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
-    // A newer automatic run replaces an older one; a command's run is only cancelled by its user.
-    state.pending?.cancel();
-    const source = new vscode.CancellationTokenSource();
-    if (!outer) state.pending = source;
-    const link = outer?.onCancellationRequested(() => source.cancel());
     const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
     const resource = editor.document.uri;
     const labels = settings.zeroShotLabels(resource);
@@ -241,29 +239,23 @@ export class Classifier implements vscode.Disposable {
     state.item.text = `$(loading~spin) Classifying the ${scopes[scope].noun}…`;
     state.item.tooltip = undefined;
     state.item.show();
-    try {
-      const params: ClassifyParams = {
-        text,
-        scope,
-        function_to_apply: settings.functionToApply(resource),
-        aggregation: settings.classificationAggregation(resource),
-        zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate(resource) } : undefined,
-      };
-      const result = await this.ctx.host.requestWithProgress(
-        methods.classify,
-        params,
-        progress && windowReporter(progress),
-        source.token,
-      );
-      if (source.token.isCancellationRequested) throw new vscode.CancellationError();
-      state.result = result;
-      this.render(scope, result);
-      return result;
-    } finally {
-      link?.dispose();
-      if (state.pending === source) state.pending = undefined;
-      source.dispose();
-    }
+    const params: ClassifyParams = {
+      text,
+      scope,
+      function_to_apply: settings.functionToApply(resource),
+      aggregation: settings.classificationAggregation(resource),
+      zeroShot: zeroShot ? { labels, template: settings.zeroShotTemplate(resource) } : undefined,
+    };
+    const result = await this.ctx.host.requestWithProgress(
+      methods.classify,
+      params,
+      progress && windowReporter(progress),
+      token,
+    );
+    if (token.isCancellationRequested) throw new vscode.CancellationError();
+    state.result = result;
+    this.render(scope, result);
+    return result;
   }
 
   private render(scope: Scope, result: ClassifyResult): void {

@@ -1,25 +1,19 @@
 import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import type { FeatureContext } from './context';
+import type { Tagger } from './tagging';
 import { continueText, summarizeSelection, transformSelection } from './generation';
 import { toggleInlineSuggestions } from './inlineCompletions';
-import { chooseModelFolder, openWalkthroughSample } from './walkthrough';
+import { chooseModelFolder, openWalkthroughSample, walkthroughSampleEnd } from './walkthrough';
 import { pickLabels, type Classifier } from './classification';
 import { showModelStatus } from './modelStatus';
 import { setEndpointApiKey } from './endpoints';
-import {
-  askQuestion,
-  chooseBestOption,
-  clearAnswerDecorations,
-  type AskArguments,
-} from './questionAnswering';
-import { goToEntity, revealRange, type Tagger } from './tagging';
 import { settings, write } from './settings';
+import { askQuestion, clearAnswerDecorations, type AskArguments } from './questionAnswering';
+import { chooseBestOption, clearChoiceDecorations } from './multipleChoice';
+import { goToEntity, revealSpan } from './entityTree';
 
-/**
- * What commands get: the features' context and the features that keep state (here, not in
- * context.ts, which those features import).
- */
+/** What commands get: the features' context and the features that keep state. */
 export interface Context extends FeatureContext {
   tagger: Tagger;
   classifier: Classifier;
@@ -29,7 +23,8 @@ type Command = (ctx: Context, ...args: unknown[]) => unknown;
 
 /** Every command of the extension; titles and the "GPT-2 Heads" category are in package.json. */
 const commands: Record<string, Command> = {
-  'gpt2Heads.continueText': (ctx) => continueText(ctx),
+  'gpt2Heads.continueText': async (ctx, target) =>
+    continueText(ctx, target === 'walkthroughSample' ? await walkthroughSampleEnd(ctx) : undefined),
   'gpt2Heads.summarizeSelection': (ctx) => summarizeSelection(ctx),
   'gpt2Heads.transformSelection': (ctx, name) =>
     transformSelection(ctx, typeof name === 'string' ? name : undefined),
@@ -46,11 +41,14 @@ const commands: Record<string, Command> = {
   },
   'gpt2Heads.showLog': (ctx) => ctx.log.show(),
   'gpt2Heads.setEndpointApiKey': (ctx) => setEndpointApiKey(ctx.extension),
-  'gpt2Heads.tagEntities': (ctx, uri) => ctx.tagger.tagCommand('ner', asUri(uri)),
-  'gpt2Heads.tagPartsOfSpeech': (ctx, uri) => ctx.tagger.tagCommand('pos', asUri(uri)),
+  'gpt2Heads.tagEntities': async (ctx, uri) =>
+    ctx.tagger.tagCommand('ner', await documentUri(ctx, uri)),
+  'gpt2Heads.tagPartsOfSpeech': async (ctx, uri) =>
+    ctx.tagger.tagCommand('pos', await documentUri(ctx, uri)),
   'gpt2Heads.clearTags': (ctx) => {
     ctx.tagger.clear(targetEditor()?.document.uri);
     clearAnswerDecorations();
+    clearChoiceDecorations();
   },
   'gpt2Heads.toggleAutoTag': async () => {
     const next = !settings.autoTag();
@@ -69,17 +67,13 @@ const commands: Record<string, Command> = {
   'gpt2Heads.askQuestion': (ctx, args) => askQuestion(ctx, (args ?? {}) as AskArguments),
   'gpt2Heads.chooseBestOption': (ctx) => chooseBestOption(ctx),
   'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
-  'gpt2Heads.revealSpan': async (_ctx, uri, start, end) => {
-    const document = await vscode.workspace.openTextDocument(uri as vscode.Uri);
-    const editor = await vscode.window.showTextDocument(document);
-    revealRange(
-      editor,
-      new vscode.Range(document.positionAt(Number(start)), document.positionAt(Number(end))),
-    );
-  },
+  'gpt2Heads.revealSpan': (_ctx, uri, start, end) =>
+    revealSpan(uri as vscode.Uri, Number(start), Number(end)),
 };
 
-function asUri(value: unknown): vscode.Uri | undefined {
+/** A document's URI given to a command, or the walkthrough's sample when its buttons name it. */
+async function documentUri(ctx: Context, value: unknown): Promise<vscode.Uri | undefined> {
+  if (value === 'walkthroughSample') return (await openWalkthroughSample(ctx)).document.uri;
   return value instanceof vscode.Uri ? value : undefined;
 }
 

@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import { targetEditor } from './editors';
-import { methods, type Answer, type AnswerResult, type ChooseResult } from '../protocol';
-import { optionAsContinuation, parseChoices } from '../text/choices';
+import { selectAndReveal, targetEditor, visibleEditorOf } from './editors';
+import { methods, type AnswerResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
 import { confirmLargeText, windowReporter } from './largeDocument';
 import { settings } from './settings';
+import { paint } from './shownDecorations';
+import { percentages, trimRange } from '../text/spans';
 
 const historyKey = 'gpt2Heads.recentQuestions';
 
@@ -17,22 +18,48 @@ const answerDecoration = vscode.window.createTextEditorDecorationType({
   overviewRulerLane: vscode.OverviewRulerLane.Center,
 });
 
-const bestOptionDecoration = vscode.window.createTextEditorDecorationType({
-  backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
-  isWholeLine: true,
-});
-
-const optionScoreDecoration = vscode.window.createTextEditorDecorationType({
-  after: { color: new vscode.ThemeColor('editorCodeLens.foreground'), margin: '0 0 0 1.5em' },
-});
-
 export interface AskArguments {
   question?: string;
 }
 
 export interface AskResult extends AnswerResult {
-  /** Document ranges of the answers, best first. */
+  /** Document ranges of the answers, best first, without surrounding whitespace. */
   ranges: vscode.Range[];
+  /** The text the answers were looked for in. */
+  scope: vscode.Range;
+  /** The answers' scores as the list shows them. */
+  scores: string[];
+}
+
+/**
+ * The answer the extension selected in each document, and the scope it was found in: while
+ * that selection stands, the next question searches the same scope, not the answer.
+ */
+const selectedAnswers = new Map<
+  string,
+  { answer: vscode.Range; scope: vscode.Range; version: number }
+>();
+
+function selectAnswer(editor: vscode.TextEditor, answer: vscode.Range, scope: vscode.Range): void {
+  paint(editor, answerDecoration, 'answer', [answer]);
+  selectAndReveal(editor, answer);
+  selectedAnswers.set(editor.document.uri.toString(), {
+    answer,
+    scope,
+    version: editor.document.version,
+  });
+}
+
+/** The selection, or the whole document; not an answer the extension selected itself. */
+function scopeOf(editor: vscode.TextEditor): vscode.Range {
+  const { document, selection } = editor;
+  const previous = selectedAnswers.get(document.uri.toString());
+  if (previous && previous.version === document.version && selection.isEqual(previous.answer)) {
+    return previous.scope;
+  }
+  return selection.isEmpty
+    ? new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length))
+    : new vscode.Range(selection.start, selection.end);
 }
 
 async function askFor(ctx: FeatureContext): Promise<string | undefined> {
@@ -45,8 +72,14 @@ async function askFor(ctx: FeatureContext): Promise<string | undefined> {
   pick.items = recent.map((question) => ({ label: question, description: 'recent' }));
   return new Promise((resolve) => {
     pick.onDidAccept(() => {
-      const value = pick.selectedItems[0]?.label ?? pick.value;
-      resolve(value.trim() || undefined);
+      const picked = pick.selectedItems[0]?.label;
+      // Enter on an empty input puts the highlighted recent question in the input, for the
+      // user to see (and edit) before a second Enter asks it: nothing is asked unseen.
+      if (pick.value.trim() === '') {
+        if (picked) pick.value = picked;
+        return;
+      }
+      resolve((picked ?? pick.value).trim() || undefined);
       pick.hide();
     });
     pick.onDidHide(() => {
@@ -73,9 +106,7 @@ export async function askQuestion(
     return undefined;
   }
   const document = editor.document;
-  const contextRange = editor.selection.isEmpty
-    ? new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length))
-    : new vscode.Range(editor.selection.start, editor.selection.end);
+  const contextRange = scopeOf(editor);
   const context = document.getText(contextRange);
   if (context.trim() === '') {
     void vscode.window.showInformationMessage(
@@ -123,23 +154,25 @@ export async function askQuestion(
       );
       return undefined;
     }
-    const ranges = result.answers.map(
-      (a) =>
-        new vscode.Range(document.positionAt(base + a.start), document.positionAt(base + a.end)),
-    );
+    const ranges = result.answers.map((a) => {
+      const [start, end] = trimRange(context, a.start, a.end);
+      return new vscode.Range(document.positionAt(base + start), document.positionAt(base + end));
+    });
+    const scores = percentages(result.answers.map((a) => a.score));
+    const outcome = { ...result, ranges, scope: contextRange, scores };
     const best = result.answers[0];
+    // The editor may have gone while the host worked: look it up again.
+    const shown = visibleEditorOf(document);
     if (!best || best.answer === '') {
-      editor.setDecorations(answerDecoration, []);
+      if (shown) paint(shown, answerDecoration, 'answer', []);
       void vscode.window.showInformationMessage(
         vscode.l10n.t('GPT-2 Heads: no answer found for "{0}".', question),
       );
-      return { ...result, ranges };
+      return outcome;
     }
-    editor.setDecorations(answerDecoration, [ranges[0]]);
-    editor.selection = new vscode.Selection(ranges[0].start, ranges[0].end);
-    editor.revealRange(ranges[0], vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    if (args.question === undefined) void showAnswers(editor, question, result.answers, ranges);
-    return { ...result, ranges };
+    if (shown) selectAnswer(shown, ranges[0], contextRange);
+    if (args.question === undefined) void showAnswers(document, outcome, question);
+    return outcome;
   } catch (error) {
     showError(error, ctx.log);
     return undefined;
@@ -147,126 +180,27 @@ export async function askQuestion(
 }
 
 async function showAnswers(
-  editor: vscode.TextEditor,
+  document: vscode.TextDocument,
+  outcome: AskResult,
   question: string,
-  answers: Answer[],
-  ranges: vscode.Range[],
-) {
+): Promise<void> {
+  const { answers, ranges, scores, scope } = outcome;
   const items = answers.map((a, i) => ({
     label: a.answer.trim() || '(no answer)',
-    description: `score ${a.score.toFixed(3)} · line ${ranges[i].start.line + 1}`,
+    description: `${scores[i]} · line ${ranges[i].start.line + 1}`,
     range: ranges[i],
   }));
   const picked = await vscode.window.showQuickPick(items, {
     title: vscode.l10n.t('Answers to "{0}"', question),
     placeHolder: vscode.l10n.t('The best answer is highlighted; pick one to jump to it'),
   });
-  if (picked) {
-    editor.setDecorations(answerDecoration, [picked.range]);
-    editor.selection = new vscode.Selection(picked.range.start, picked.range.end);
-    editor.revealRange(picked.range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-  }
-}
-
-export interface ChoiceOutcome extends ChooseResult {
-  /** The line of each option (in option order) and its probability. */
-  options: { text: string; line: number; score: number }[];
-}
-
-/**
- * "Choose the Best Option": the selection is a question followed by options, one per line;
- * every option gets its probability after the line, and the best one is highlighted.
- */
-export async function chooseBestOption(ctx: FeatureContext): Promise<ChoiceOutcome | undefined> {
-  const editor = targetEditor();
-  if (!editor) return undefined;
-  const document = editor.document;
-  const range = editor.selection.isEmpty
-    ? document.lineAt(editor.selection.active.line).range
-    : new vscode.Range(editor.selection.start, editor.selection.end);
-  const selected = document.getText(range);
-  if (!(await confirmLargeText(selected.length, 'Score', document.uri))) return undefined;
-  const parsed = parseChoices(selected);
-  if (parsed.options.length < 2) {
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t(
-        'GPT-2 Heads: select a question followed by at least two options, one per line ("A) …", "1. …" or "- …").',
-      ),
-    );
-    return undefined;
-  }
-  try {
-    const result = await vscode.window.withProgress(
-      {
-        location: vscode.ProgressLocation.Notification,
-        title: vscode.l10n.t('GPT-2 Heads: scoring the options…'),
-        cancellable: true,
-      },
-      (_progress, token) =>
-        ctx.host.request(
-          methods.choose,
-          { context: parsed.context, options: parsed.options.map(optionAsContinuation) },
-          token,
-        ),
-    );
-    const lines = optionLines(document, range, parsed.markers);
-    const options = parsed.options.map((text, index) => ({
-      text,
-      line: lines[index],
-      score: result.ranked.find((r) => r.index === index)?.score ?? 0,
-    }));
-    editor.setDecorations(
-      optionScoreDecoration,
-      options.map((option) => ({
-        range: document.lineAt(option.line).range,
-        renderOptions: { after: { contentText: `${(option.score * 100).toFixed(1)}%` } },
-      })),
-    );
-    const best = options[result.ranked[0].index];
-    editor.setDecorations(bestOptionDecoration, [document.lineAt(best.line).range]);
-    void vscode.window.setStatusBarMessage(
-      vscode.l10n.t(
-        'GPT-2 Heads: best option "{0}" ({1}%, {2})',
-        best.text,
-        (best.score * 100).toFixed(1),
-        result.method === 'double-heads' ? 'double-heads model' : 'language model',
-      ),
-      8000,
-    );
-    return { ...result, options };
-  } catch (error) {
-    showError(error, ctx.log);
-    return undefined;
-  }
-}
-
-/** The document line of each option, found by its marker at the start of a line in the range. */
-function optionLines(
-  document: vscode.TextDocument,
-  range: vscode.Range,
-  markers: string[],
-): number[] {
-  const lines: number[] = [];
-  let line = range.start.line;
-  for (const marker of markers) {
-    while (line <= range.end.line && !document.lineAt(line).text.trimStart().startsWith(marker))
-      line++;
-    lines.push(Math.min(line, range.end.line));
-    line++;
-  }
-  return lines;
+  const editor = picked && visibleEditorOf(document);
+  if (editor) selectAnswer(editor, picked.range, scope);
 }
 
 export function clearAnswerDecorations(): void {
-  for (const editor of vscode.window.visibleTextEditors) {
-    editor.setDecorations(answerDecoration, []);
-    editor.setDecorations(bestOptionDecoration, []);
-    editor.setDecorations(optionScoreDecoration, []);
-  }
+  for (const editor of vscode.window.visibleTextEditors)
+    paint(editor, answerDecoration, 'answer', []);
 }
 
-export const answerDecorationTypes = [
-  answerDecoration,
-  bestOptionDecoration,
-  optionScoreDecoration,
-];
+export const answerDecorationTypes = [answerDecoration];

@@ -12,76 +12,50 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, logFailure, showError } from './errors';
 import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import { LatestRequest } from './latestRequest';
 import { servesLanguage, settings } from './settings';
-import { shiftSpans as shiftSpanOffsets } from '../text/spanShift';
+import { describeLabel, TagDecorations } from './tagDecorations';
+import { shiftSpans, visibleSpans } from '../text/spans';
 
 const roles = taggingRoles;
-
-/** Full names for the usual CoNLL entity groups and the Universal POS tags. */
-const labelNames: Record<string, string> = {
-  PER: 'person',
-  ORG: 'organization',
-  LOC: 'location',
-  MISC: 'miscellaneous',
-  ADJ: 'adjective',
-  ADP: 'adposition',
-  ADV: 'adverb',
-  AUX: 'auxiliary',
-  CCONJ: 'coordinating conjunction',
-  DET: 'determiner',
-  INTJ: 'interjection',
-  NOUN: 'noun',
-  NUM: 'numeral',
-  PART: 'particle',
-  PRON: 'pronoun',
-  PROPN: 'proper noun',
-  PUNCT: 'punctuation',
-  SCONJ: 'subordinating conjunction',
-  SYM: 'symbol',
-  VERB: 'verb',
-  X: 'other',
-};
-
-// Mid-saturation hues that read on light, dark and high-contrast backgrounds as a tint plus a
-// border (NER) or an underline (POS).
-const palette = [
-  '#e5534b',
-  '#2f81f7',
-  '#3fb950',
-  '#d29922',
-  '#a371f7',
-  '#db61a2',
-  '#39c5cf',
-  '#f0883e',
-  '#8b949e',
-  '#56d364',
-];
-const knownColors: Record<string, string> = {
-  PER: '#e5534b',
-  ORG: '#2f81f7',
-  LOC: '#3fb950',
-  MISC: '#d29922',
-};
-
-export function describeLabel(label: string): string {
-  const bare = label.replace(/^[BIES]-/, '');
-  const name = labelNames[bare];
-  return name ? `${label} — ${name}` : label;
-}
-
-function colorFor(label: string): string {
-  const custom = settings.labelColors()[label];
-  if (custom) return custom;
-  if (knownColors[label]) return knownColors[label];
-  let hash = 0;
-  for (const char of label) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return palette[hash % palette.length];
-}
+/** After an edit dropped spans, their decorations are painted again this much later. */
+const repaintDelayMs = 150;
 
 /** A tagged span with its range in the document as it is now. */
 export interface DocumentSpan extends TaggedSpan {
   role: TaggingRole;
-  range: vscode.Range;
+  readonly range: vscode.Range;
+}
+
+/**
+ * A span whose offsets follow edits (shifted in place) and whose range is made when asked for:
+ * a keystroke in a document with 100,000 entities must not build 100,000 ranges.
+ */
+class TagSpan implements DocumentSpan {
+  label: string;
+  score: number;
+  word: string;
+  start: number;
+  end: number;
+
+  constructor(
+    private readonly document: vscode.TextDocument,
+    readonly role: TaggingRole,
+    span: TaggedSpan,
+  ) {
+    this.label = span.label;
+    this.score = span.score;
+    this.word = span.word;
+    this.start = span.start;
+    this.end = span.end;
+  }
+
+  get range(): vscode.Range {
+    return new vscode.Range(
+      this.document.positionAt(this.start),
+      this.document.positionAt(this.end),
+    );
+  }
 }
 
 interface RoleState {
@@ -93,8 +67,10 @@ interface RoleState {
 
 interface DocumentState {
   roles: Partial<Record<TaggingRole, RoleState>>;
-  pending: Partial<Record<TaggingRole, vscode.CancellationTokenSource>>;
-  timer?: ReturnType<typeof setTimeout>;
+  /** The request of each role: a newer one cancels the older. */
+  requests: Record<TaggingRole, LatestRequest>;
+  /** Automatic tagging after edits, debounced. */
+  auto: LatestRequest;
 }
 
 /**
@@ -103,7 +79,8 @@ interface DocumentState {
  */
 export class Tagger implements vscode.Disposable {
   private readonly documents = new Map<string, DocumentState>();
-  private readonly decorationTypes = new Map<string, vscode.TextEditorDecorationType>();
+  private readonly decorations = new TagDecorations();
+  private repaintTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChangeTags = this.changeEmitter.event;
@@ -119,7 +96,7 @@ export class Tagger implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('gpt2Heads.tagging')) {
-          this.resetDecorationTypes();
+          this.decorations.reset();
           this.renderAll();
           this.autoTagVisible();
         }
@@ -177,8 +154,7 @@ export class Tagger implements vscode.Disposable {
     for (const key of targets) {
       const state = this.documents.get(key);
       if (!state) continue;
-      for (const source of Object.values(state.pending)) source?.cancel();
-      if (state.timer) clearTimeout(state.timer);
+      cancelAll(state);
       this.documents.delete(key);
     }
     this.renderAll();
@@ -187,24 +163,20 @@ export class Tagger implements vscode.Disposable {
 
   dispose(): void {
     this.clear();
-    for (const type of this.decorationTypes.values()) type.dispose();
+    if (this.repaintTimer) clearTimeout(this.repaintTimer);
+    this.decorations.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
 
-  private async tag(
+  private tag(
     document: vscode.TextDocument,
     role: TaggingRole,
     outer?: vscode.CancellationToken,
     progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<DocumentSpan[]> {
-    const state = this.stateOf(document.uri);
-    state.pending[role]?.cancel();
-    const source = new vscode.CancellationTokenSource();
-    state.pending[role] = source;
-    const cancelOuter = outer?.onCancellationRequested(() => source.cancel());
-    const version = document.version;
-    const text = document.getText();
-    try {
+    return this.stateOf(document.uri).requests[role].run(async (token) => {
+      const version = document.version;
+      const text = document.getText();
       const params: TagParams = {
         role,
         text,
@@ -216,16 +188,16 @@ export class Tagger implements vscode.Disposable {
         methods.tag,
         params,
         progress && windowReporter(progress),
-        source.token,
+        token,
       );
-      if (document.version !== version || source.token.isCancellationRequested) {
+      if (document.version !== version || token.isCancellationRequested) {
         throw new vscode.CancellationError();
       }
-      const spans = result.spans.map((span) => ({
-        ...span,
-        role,
-        range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
-      }));
+      // Trimmed and deduplicated once, here: the decorations, hovers, Go to Entity and the
+      // Entities view all read these ranges.
+      const spans = visibleSpans(text, result.spans).map(
+        (span) => new TagSpan(document, role, span),
+      );
       this.stateOf(document.uri).roles[role] = { result, spans, version };
       this.ctx.log.info(
         `Tagged ${role.toUpperCase()} in ${document.uri.toString(true)}: ${countOf(spans.length, 'span')}, ` +
@@ -234,18 +206,18 @@ export class Tagger implements vscode.Disposable {
       this.renderAll();
       this.changeEmitter.fire(document.uri);
       return spans;
-    } finally {
-      cancelOuter?.dispose();
-      if (state.pending[role] === source) delete state.pending[role];
-      source.dispose();
-    }
+    }, outer);
   }
 
   private stateOf(uri: vscode.Uri): DocumentState {
     const key = uri.toString();
     let state = this.documents.get(key);
     if (!state) {
-      state = { roles: {}, pending: {} };
+      state = {
+        roles: {},
+        requests: { ner: new LatestRequest(), pos: new LatestRequest() },
+        auto: new LatestRequest(),
+      };
       this.documents.set(key, state);
     }
     return state;
@@ -255,30 +227,46 @@ export class Tagger implements vscode.Disposable {
     if (this.documents.has(uri.toString())) this.clear(uri);
   }
 
-  /** Keeps spans on their text while the document is edited; spans an edit touches are dropped. */
+  /**
+   * Keeps spans on their text while the document is edited; spans an edit touches are dropped.
+   * The editor moves the decorations itself (they do not widen at their edges, like the spans),
+   * so they are painted again only when spans were dropped, once typing pauses.
+   */
   private onEdit(event: vscode.TextDocumentChangeEvent): void {
     const state = this.documents.get(event.document.uri.toString());
     if (event.contentChanges.length === 0) return;
     if (state) {
+      const changes = event.contentChanges.map((change) => ({
+        offset: change.rangeOffset,
+        removed: change.rangeLength,
+        inserted: change.text.length,
+      }));
+      let dropped = false;
       for (const role of roles) {
         const roleState = state.roles[role];
         if (!roleState) continue;
-        roleState.spans = shiftSpans(roleState.spans, event.contentChanges, event.document);
+        const kept = shiftSpans(roleState.spans, changes);
+        dropped ||= kept !== roleState.spans;
+        roleState.spans = kept;
       }
-      this.renderAll();
+      if (dropped) this.repaintSoon();
       this.changeEmitter.fire(event.document.uri);
     }
     if (settings.autoTag() && servesLanguage(event.document)) this.schedule(event.document);
   }
 
+  private repaintSoon(): void {
+    if (this.repaintTimer) clearTimeout(this.repaintTimer);
+    this.repaintTimer = setTimeout(() => {
+      this.repaintTimer = undefined;
+      this.renderAll();
+    }, repaintDelayMs);
+  }
+
   private schedule(document: vscode.TextDocument): void {
     const state = this.stateOf(document.uri);
-    for (const source of Object.values(state.pending)) source?.cancel();
-    if (state.timer) clearTimeout(state.timer);
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      void this.autoTag(document);
-    }, settings.taggingDebounceMs());
+    cancelAll(state);
+    state.auto.schedule(settings.taggingDebounceMs(), (token) => this.autoTag(document, token));
   }
 
   private autoTagVisible(): void {
@@ -291,14 +279,18 @@ export class Tagger implements vscode.Disposable {
     }
   }
 
-  private async autoTag(document: vscode.TextDocument): Promise<void> {
+  private async autoTag(
+    document: vscode.TextDocument,
+    token: vscode.CancellationToken,
+  ): Promise<void> {
     if (document.isClosed || document.getText().length > settings.maxDocumentChars()) return;
     for (const role of roles) {
+      if (token.isCancellationRequested) return;
       try {
-        await this.tag(document, role);
+        await this.tag(document, role, token);
       } catch (error) {
         // A head nobody configured is simply not shown; other failures are reported once.
-        if (!isNotConfigured(error)) {
+        if (!(error instanceof vscode.CancellationError) && !isNotConfigured(error)) {
           logFailure(error, this.ctx.log, `Automatic ${role.toUpperCase()} tagging failed`);
         }
       }
@@ -309,8 +301,10 @@ export class Tagger implements vscode.Disposable {
     document: vscode.TextDocument,
     position: vscode.Position,
   ): vscode.Hover | undefined {
+    // A span covers [start, end): the character after its end (a space) is not part of it.
+    const offset = document.offsetAt(position);
     const hits = this.spans(document.uri).filter(
-      (span) => span.range.contains(position) && !span.range.isEmpty,
+      (span) => span.start <= offset && offset < span.end,
     );
     if (hits.length === 0) return undefined;
     const markdown = new vscode.MarkdownString();
@@ -327,111 +321,12 @@ export class Tagger implements vscode.Disposable {
     return new vscode.Hover(markdown, hits[0].range);
   }
 
-  private decorationType(role: TaggingRole, label: string): vscode.TextEditorDecorationType {
-    const key = `${role}:${label}`;
-    let type = this.decorationTypes.get(key);
-    if (!type) {
-      const color = colorFor(label);
-      type =
-        role === 'ner'
-          ? vscode.window.createTextEditorDecorationType({
-              backgroundColor: `${color}33`,
-              border: `1px solid ${color}`,
-              borderRadius: '3px',
-              after: settings.showLabels()
-                ? { contentText: ` ${label}`, color, fontStyle: 'italic', margin: '0 0 0 2px' }
-                : undefined,
-              overviewRulerColor: color,
-              overviewRulerLane: vscode.OverviewRulerLane.Right,
-              rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-            })
-          : vscode.window.createTextEditorDecorationType({
-              textDecoration: `underline dotted ${color}`,
-              rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-            });
-      this.decorationTypes.set(key, type);
-    }
-    return type;
-  }
-
-  private resetDecorationTypes(): void {
-    for (const type of this.decorationTypes.values()) type.dispose();
-    this.decorationTypes.clear();
-  }
-
   private renderAll(): void {
-    for (const editor of vscode.window.visibleTextEditors) {
-      const byType = new Map<vscode.TextEditorDecorationType, vscode.Range[]>();
-      const text = editor.document.getText();
-      for (const span of this.spans(editor.document.uri)) {
-        // Shown without the spaces and line breaks a span may begin or end with.
-        let start = span.start;
-        let end = span.end;
-        while (start < end && /\s/.test(text[start])) start++;
-        while (end > start && /\s/.test(text[end - 1])) end--;
-        if (start === end) continue;
-        const type = this.decorationType(span.role, span.label);
-        let ranges = byType.get(type);
-        if (!ranges) byType.set(type, (ranges = []));
-        ranges.push(
-          new vscode.Range(editor.document.positionAt(start), editor.document.positionAt(end)),
-        );
-      }
-      // Types without spans here are set to nothing, which clears what they showed before.
-      for (const type of this.decorationTypes.values()) {
-        editor.setDecorations(type, byType.get(type) ?? []);
-      }
-    }
+    this.decorations.paintAll((document) => this.spans(document.uri));
   }
 }
 
-/** Spans moved by the edit (see text/spanShift), with their ranges in the edited document. */
-function shiftSpans(
-  spans: DocumentSpan[],
-  changes: readonly vscode.TextDocumentContentChangeEvent[],
-  document: vscode.TextDocument,
-): DocumentSpan[] {
-  return shiftSpanOffsets(spans, changes).map((span) => ({
-    ...span,
-    range: new vscode.Range(document.positionAt(span.start), document.positionAt(span.end)),
-  }));
-}
-
-/** "Go to Entity…": every tagged entity of the document, grouped by label. */
-export async function goToEntity(tagger: Tagger): Promise<void> {
-  const editor = targetEditor();
-  if (!editor) return;
-  const spans = tagger.spans(editor.document.uri, 'ner');
-  if (spans.length === 0) {
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t(
-        'GPT-2 Heads: no entities in this document yet. Run "GPT-2 Heads: Tag Entities (NER)" first.',
-      ),
-    );
-    return;
-  }
-  type Item = vscode.QuickPickItem & { span?: DocumentSpan };
-  const items: Item[] = [];
-  const labels = [...new Set(spans.map((span) => span.label))].sort();
-  for (const label of labels) {
-    items.push({ label: describeLabel(label), kind: vscode.QuickPickItemKind.Separator });
-    for (const span of spans.filter((s) => s.label === label)) {
-      items.push({
-        label: editor.document.getText(span.range).trim() || span.word,
-        description: `line ${span.range.start.line + 1} · ${span.score.toFixed(2)}`,
-        span,
-      });
-    }
-  }
-  const picked = await vscode.window.showQuickPick(items, {
-    title: vscode.l10n.t('GPT-2 Heads: Go to Entity'),
-    placeHolder: vscode.l10n.t('Type to filter entities'),
-    matchOnDescription: true,
-  });
-  if (picked?.span) revealRange(editor, picked.span.range);
-}
-
-export function revealRange(editor: vscode.TextEditor, range: vscode.Range): void {
-  editor.selection = new vscode.Selection(range.start, range.end);
-  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+function cancelAll(state: DocumentState): void {
+  state.auto.cancel();
+  for (const role of roles) state.requests[role].cancel();
 }

@@ -51,13 +51,38 @@ export async function chooseModelFolder(role?: unknown): Promise<string | undefi
   return folder.fsPath;
 }
 
-/** "Open the Sample Document" (walkthrough): an untitled copy, so trying the heads edits nothing on disk. */
+/** The sample document this session opened, while it is open: opening it again shows it. */
+let sample: vscode.TextDocument | undefined;
+
+/**
+ * "Open the Sample Document" (walkthrough): an untitled copy, so trying the heads edits nothing
+ * on disk; the same copy each time while it is open.
+ */
 export async function openWalkthroughSample(ctx: FeatureContext): Promise<vscode.TextEditor> {
-  const uri = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'walkthrough', 'sample.txt');
-  const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-  const document = await vscode.workspace.openTextDocument({ language: 'plaintext', content });
-  return vscode.window.showTextDocument(document, {
-    viewColumn: vscode.ViewColumn.Beside,
+  if (!sample || sample.isClosed) {
+    const uri = vscode.Uri.joinPath(
+      ctx.extension.extensionUri,
+      'media',
+      'walkthrough',
+      'sample.txt',
+    );
+    const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    sample = await vscode.workspace.openTextDocument({ language: 'plaintext', content });
+  }
+  const shown = vscode.window.visibleTextEditors.find((editor) => editor.document === sample);
+  return vscode.window.showTextDocument(sample, {
+    viewColumn: shown?.viewColumn ?? vscode.ViewColumn.Beside,
     preview: false,
   });
+}
+
+/**
+ * Where the walkthrough's "Continue Text" writes: the end of the sample's text (its last line
+ * is a sentence to continue), whatever editor has focus.
+ */
+export async function walkthroughSampleEnd(
+  ctx: FeatureContext,
+): Promise<{ document: vscode.TextDocument; offset: number }> {
+  const { document } = await openWalkthroughSample(ctx);
+  return { document, offset: document.getText().trimEnd().length };
 }

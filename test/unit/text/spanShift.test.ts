@@ -1,7 +1,30 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { lineStarts } from '../../../src/text/documentChunks';
-import { shiftSpans, type TextChange } from '../../../src/text/spanShift';
+import { shiftSpans as shiftInPlace, type TextChange } from '../../../src/text/spans';
+
+/** VS Code's content change, as the editor reports it. */
+interface ContentChange {
+  rangeOffset: number;
+  rangeLength: number;
+  text: string;
+}
+
+/** The spans after the changes, on copies (the editor's shiftSpans moves spans in place). */
+function shiftSpans<T extends { start: number; end: number }>(
+  spans: readonly T[],
+  changes: readonly ContentChange[],
+): T[] {
+  const asChanges: TextChange[] = changes.map((change) => ({
+    offset: change.rangeOffset,
+    removed: change.rangeLength,
+    inserted: change.text.length,
+  }));
+  return shiftInPlace(
+    spans.map((span) => ({ ...span })),
+    asChanges,
+  );
+}
 
 const spans = [
   { label: 'PER', start: 0, end: 4 },
@@ -24,7 +47,7 @@ describe('spans kept on their text while editing', () => {
   });
 
   it('applies several changes of one edit, each against the text before the edit', () => {
-    const changes: TextChange[] = [
+    const changes: ContentChange[] = [
       { rangeOffset: 4, rangeLength: 0, text: ' Smith' },
       { rangeOffset: 10, rangeLength: 3, text: 'at' },
     ];

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ClassifyResult } from '../../../src/protocol';
-import type { AskResult, ChoiceOutcome } from '../../../src/client/questionAnswering';
+import type { AskResult } from '../../../src/client/questionAnswering';
+import type { ChoiceOutcome } from '../../../src/client/multipleChoice';
 import { api, caseText, closeAll, fixture, openText, setting } from './helpers';
 
 describe('classification in the status bar', () => {
@@ -84,11 +85,17 @@ describe('question answering and multiple choice', () => {
       question: qa.question,
     });
     assert.equal(result.answers[0].answer, best.answer);
+    // Selected without the space the answer's first token carries.
+    const leading = best.answer.length - best.answer.trimStart().length;
+    const trailing = best.answer.length - best.answer.trimEnd().length;
     assert.equal(
       editor.document.offsetAt(editor.selection.start),
-      prefix.length + best.start_utf16,
+      prefix.length + best.start_utf16 + leading,
     );
-    assert.equal(editor.document.offsetAt(editor.selection.end), prefix.length + best.end_utf16);
+    assert.equal(
+      editor.document.offsetAt(editor.selection.end),
+      prefix.length + best.end_utf16 - trailing,
+    );
   });
 
   it('gives every option its probability and ranks them with the double-heads model', async () => {
