@@ -132,6 +132,8 @@ export interface Gpt2Dims {
   scaleByInverseLayerIdx: boolean;
   padTokenId: number | null;
   numLabels: number;
+  /** tie_word_embeddings (default true): the LM head is wte; false: its own lm_head.weight. */
+  tiedLmHead: boolean;
 }
 
 export const SUPPORTED_ACTIVATIONS = [
@@ -196,6 +198,7 @@ export function readGpt2Dims(config: Gpt2ConfigJson): Gpt2Dims {
     scaleByInverseLayerIdx: config.scale_attn_by_inverse_layer_idx ?? false,
     padTokenId: config.pad_token_id ?? null,
     numLabels: config.num_labels ?? labels ?? 2,
+    tiedLmHead: config.tie_word_embeddings !== false,
   };
 }
 
@@ -210,6 +213,7 @@ export function architectureOf(config: Gpt2ConfigJson): Gpt2Architecture {
 }
 
 const BACKBONE_PREFIX = 'transformer.';
+const LM_HEAD = 'lm_head.weight';
 
 /** Looks a backbone weight up with or without the `transformer.` prefix (GPT2Model checkpoints have none). */
 function findBackbone(weights: Weights, name: string): WeightTensor | undefined {
@@ -501,10 +505,18 @@ class Gpt2GraphWriter {
     return this.layerNorm(x, P + 'ln_f');
   }
 
-  /** Tied lm_head: hidden [..., E] -> logits [..., vocab], written to `outName`. */
+  /**
+   * lm_head: hidden [..., E] -> logits [..., vocab], written to `outName`; tied to wte unless
+   * tie_word_embeddings is false (then `lm_head.weight`, [vocab, E] as nn.Linear stores it).
+   */
   lmHead(hidden: string, outName: string): void {
     const { g, dims } = this;
-    const wteName = BACKBONE_PREFIX + 'wte.weight';
+    const wteName = dims.tiedLmHead ? BACKBONE_PREFIX + 'wte.weight' : LM_HEAD;
+    if (!this.tensors.has(wteName)) {
+      throw new ModelFormatError(
+        `weights: tensor ${LM_HEAD} is missing (config.json tie_word_embeddings is false)`,
+      );
+    }
     if (this.quantize) {
       const wte = this.tensors.get(wteName)!;
       const q = quantizeTransposed(wte.data, dims.vocabSize, dims.nEmbd);
@@ -599,6 +611,13 @@ export function buildGpt2Graph(
 ): Uint8Array {
   const dims = readGpt2Dims(config);
   const tensors = backboneTensors(dims, weights);
+  const lmHead = weights.get(LM_HEAD);
+  if (!dims.tiedLmHead && lmHead) {
+    tensors.set(
+      LM_HEAD,
+      expectShape(LM_HEAD, lmHead, [dims.vocabSize, dims.nEmbd], 'untied: [vocab_size, n_embd]'),
+    );
+  }
   const w = new Gpt2GraphWriter(dims, tensors, options.quantize ?? false);
   const g = w.g;
   const E = dims.nEmbd;

@@ -16,7 +16,8 @@ import {
   type Weights,
 } from './gpt2Graph';
 import { writeOnnxModels, type OnnxDtype } from './checkpoint';
-import { writeSafetensors } from './safetensors';
+import { writeSafetensors, type SafetensorsDtype } from './safetensors';
+import { writeTorchCheckpoint } from './torchWriter';
 import { writeGpt2TokenizerFiles } from './tokenizerFiles';
 
 export type ModelSize = 'tiny' | 'small' | 'full';
@@ -36,6 +37,8 @@ export interface MakeModelOptions {
   dtype?: OnnxDtype;
   /** Also write model.safetensors (HF layout) next to config.json. */
   safetensors?: boolean;
+  /** Also write pytorch_model.bin (torch's zip format) with weights stored in this precision. */
+  pytorch?: SafetensorsDtype;
   /** Overrides of config.json fields (activation_function, n_inner, pad_token_id...). */
   config?: Partial<Gpt2ConfigJson>;
 }
@@ -239,6 +242,8 @@ export function makeRandomModel(options: MakeModelOptions): MadeModel {
   }
   if (options.safetensors)
     writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  if (options.pytorch)
+    writeTorchCheckpoint(path.join(dir, 'pytorch_model.bin'), weights, options.pytorch);
   writeOnnxModels(dir, config, weights, options.dtype ?? 'fp32');
   return { config, weights };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { convertCheckpoint } from '../convert/checkpoint';
 import { HostError } from '../errors';
 import type { CheckpointConverter } from './loadedModel';
+import { torchShardFiles } from '../convert/torchCheckpoint';
 
 async function hashFiles(folder: string, names: string[]): Promise<string> {
   const hash = createHash('sha256');
@@ -21,28 +22,49 @@ async function hashFiles(folder: string, names: string[]): Promise<string> {
 
 function weightFiles(folder: string): string[] {
   const index = join(folder, 'model.safetensors.index.json');
+  if (existsSync(join(folder, 'model.safetensors'))) return ['model.safetensors'];
   if (existsSync(index)) {
     const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> })
       .weight_map;
     return [...new Set(Object.values(map ?? {}))].sort();
   }
+  if (existsSync(join(folder, 'pytorch_model.bin'))) return ['pytorch_model.bin'];
+  if (existsSync(join(folder, 'pytorch_model.bin.index.json'))) return torchShardFiles(folder);
   return ['model.safetensors'];
 }
 
+/** The tokenizer files a converted folder is built from (tokenizer.json or the slow files). */
+function tokenizerFiles(folder: string): string[] {
+  return [
+    'tokenizer.json',
+    'vocab.json',
+    'merges.txt',
+    'tokenizer_config.json',
+    'added_tokens.json',
+    'special_tokens_map.json',
+  ].filter((name) => existsSync(join(folder, name)));
+}
+
 /**
- * Safetensors checkpoints become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
+ * Checkpoints (safetensors or pytorch_model.bin) become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
  * hash of config.json and the weights, so a checkpoint is converted once and a changed one again.
  */
 export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dtype, report) => {
   report('Checking the checkpoint…');
-  const files = ['config.json', ...weightFiles(folder)];
+  let files: string[];
+  try {
+    files = ['config.json', ...weightFiles(folder)];
+  } catch (error) {
+    throw new HostError(`The checkpoint could not be read: ${(error as Error).message}`);
+  }
   for (const file of files) {
     if (!existsSync(join(folder, file))) throw new HostError(`The checkpoint is missing ${file}.`);
   }
-  const key = await hashFiles(folder, files);
+  // The tokenizer files too: a converted folder holds the tokenizer.json built from them.
+  const key = await hashFiles(folder, [...files, ...tokenizerFiles(folder)]);
   const target = join(cacheDir, 'converted', `${key}-${dtype}`);
   if (existsSync(join(target, 'onnx', 'model.onnx'))) return target;
-  report('Building the ONNX graph from model.safetensors (once per checkpoint)…');
+  report(`Building the ONNX graph from ${files[1]} (once per checkpoint)…`);
   const partial = `${target}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   try {
@@ -54,8 +76,8 @@ export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dt
   if (!existsSync(join(partial, 'tokenizer.json'))) {
     rmSync(partial, { recursive: true, force: true });
     throw new HostError(
-      'The checkpoint has no tokenizer.json. Save the tokenizer with a fast tokenizer ' +
-        '(tokenizer.save_pretrained(folder) writes tokenizer.json).',
+      'The checkpoint has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt. ' +
+        'Save the tokenizer with tokenizer.save_pretrained(folder).',
     );
   }
   rmSync(target, { recursive: true, force: true });

@@ -1,10 +1,12 @@
-// Hub repositories that publish a PyTorch checkpoint in safetensors but no ONNX export (most
-// fine-tuned GPT-2 heads): their files are downloaded into the cache like transformers.js does
-// for ONNX repositories, then converted to ONNX like a local checkpoint folder.
+// Hub repositories that publish a PyTorch checkpoint (safetensors, or only pytorch_model.bin as
+// most fine-tuned GPT-2 heads of 2019-2023) but no ONNX export: their files are downloaded into
+// the cache like transformers.js does for ONNX repositories, then converted to ONNX like a local
+// checkpoint folder (pytorch_model.bin by the weights-only reader, which never runs anything).
 import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -15,8 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import { HostError } from '../errors';
 import { transformers } from './runtime';
 
-const requiredFiles = ['config.json', 'tokenizer.json'];
+const requiredFiles = ['config.json'];
 const optionalFiles = [
+  'tokenizer.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
   'tokenizer_config.json',
   'special_tokens_map.json',
   'generation_config.json',
@@ -65,6 +71,35 @@ async function fetchFile(
   return true;
 }
 
+/** A sharded checkpoint: its index file, then every shard the index names. */
+async function fetchSharded(
+  hubId: string,
+  indexFile: string,
+  partial: string,
+  signal: AbortSignal,
+  report: (message: string, percent?: number) => void,
+): Promise<boolean> {
+  const index = join(partial, indexFile);
+  if (!(await fetchFile(hubId, indexFile, index, signal, report, false))) return false;
+  let map: Record<string, unknown> | undefined;
+  try {
+    map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, unknown> })
+      .weight_map;
+  } catch (error) {
+    throw new HostError(
+      `${indexFile} of "${hubId}" is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  for (const shard of new Set(Object.values(map ?? {}))) {
+    // Shards are plain file names in the repository; anything else would write outside the folder.
+    if (typeof shard !== 'string' || !/^[\w.-]+$/.test(shard) || shard.startsWith('.')) {
+      throw new HostError(`${indexFile} of "${hubId}" names a shard that is not a file name.`);
+    }
+    await fetchFile(hubId, shard, join(partial, shard), signal, report, true);
+  }
+  return true;
+}
+
 /**
  * The local folder of a Hub checkpoint, downloading it first if needed. Offline, only a complete
  * earlier download counts.
@@ -101,30 +136,28 @@ export async function hubCheckpoint(
       report,
       false,
     );
-    if (!single) {
-      const index = join(partial, 'model.safetensors.index.json');
-      const sharded = await fetchFile(
+    if (!existsSync(join(partial, 'tokenizer.json')) && !existsSync(join(partial, 'merges.txt'))) {
+      throw new HostError(
+        `"${hubId}" has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt.`,
+      );
+    }
+    const found =
+      single ||
+      (await fetchSharded(hubId, 'model.safetensors.index.json', partial, signal, report)) ||
+      (await fetchFile(
         hubId,
-        'model.safetensors.index.json',
-        index,
+        'pytorch_model.bin',
+        join(partial, 'pytorch_model.bin'),
         signal,
         report,
         false,
+      )) ||
+      (await fetchSharded(hubId, 'pytorch_model.bin.index.json', partial, signal, report));
+    if (!found) {
+      throw new HostError(
+        `"${hubId}" has no weights GPT-2 Heads reads: no ONNX export (onnx/model.onnx), no ` +
+          `model.safetensors and no pytorch_model.bin (or their sharded index files).`,
       );
-      if (!sharded) {
-        throw new HostError(
-          `"${hubId}" has neither an ONNX export (onnx/model.onnx) nor a safetensors checkpoint ` +
-            `(model.safetensors). GPT-2 Heads does not load pytorch_model.bin: it is a Python ` +
-            `pickle, which can run code when loaded.`,
-        );
-      }
-      const { readFileSync } = await import('node:fs');
-      const map = (
-        JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }
-      ).weight_map;
-      for (const shard of new Set(Object.values(map ?? {}))) {
-        await fetchFile(hubId, shard, join(partial, shard), signal, report, true);
-      }
     }
     writeFileSync(join(partial, completeMarker), new Date().toISOString());
     rmSync(folder, { recursive: true, force: true });

@@ -26,7 +26,7 @@ export interface Gpt2Config {
   [key: string]: unknown;
 }
 
-export type FolderFormat = 'onnx' | 'safetensors';
+export type FolderFormat = 'onnx' | 'safetensors' | 'pytorch';
 
 export interface LocalModelFolder {
   folder: string;
@@ -146,10 +146,12 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
   }
   const config = readConfig(folder, source);
   const architecture = architectureOf(config, source);
-  if (!existsSync(join(folder, 'tokenizer.json'))) {
+  const slowTokenizer =
+    existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'merges.txt'));
+  if (!existsSync(join(folder, 'tokenizer.json')) && !slowTokenizer) {
     throw new HostError(
-      `The model folder "${source}" has no tokenizer.json. Save the tokenizer with ` +
-        `tokenizer.save_pretrained(folder) (a fast tokenizer writes tokenizer.json).`,
+      `The model folder "${source}" has no tokenizer: neither tokenizer.json nor vocab.json + ` +
+        `merges.txt. Save the tokenizer with tokenizer.save_pretrained(folder).`,
     );
   }
   for (const name of ['model.onnx', 'model_quantized.onnx']) {
@@ -170,21 +172,26 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
   const onnx = ['model.onnx', 'model_quantized.onnx'].some((name) =>
     existsSync(join(folder, 'onnx', name)),
   );
-  if (onnx) return { folder, config, architecture, format: 'onnx' };
+  if (onnx && existsSync(join(folder, 'tokenizer.json')))
+    return { folder, config, architecture, format: 'onnx' };
   const safetensors =
     existsSync(join(folder, 'model.safetensors')) ||
     existsSync(join(folder, 'model.safetensors.index.json'));
   if (safetensors) return { folder, config, architecture, format: 'safetensors' };
-  if (existsSync(join(folder, 'pytorch_model.bin'))) {
+  // Read by a weights-only pickle reader that never runs anything from the file (torchCheckpoint.ts).
+  const pytorch =
+    existsSync(join(folder, 'pytorch_model.bin')) ||
+    existsSync(join(folder, 'pytorch_model.bin.index.json'));
+  if (pytorch) return { folder, config, architecture, format: 'pytorch' };
+  if (onnx) {
     throw new HostError(
-      `"${source}" holds only pytorch_model.bin. GPT-2 Heads loads safetensors or ONNX only: ` +
-        `.bin files are Python pickles, which can run code when loaded. Convert the checkpoint ` +
-        `with model.save_pretrained(folder, safe_serialization=True).`,
+      `The model folder "${source}" has an ONNX export but no tokenizer.json, which transformers.js ` +
+        `needs next to it. Save the tokenizer with a fast tokenizer (tokenizer.save_pretrained(folder)).`,
     );
   }
   throw new HostError(
-    `The model folder "${source}" has no weights: expected onnx/model.onnx (an ONNX export) ` +
-      `or model.safetensors (a PyTorch checkpoint).`,
+    `The model folder "${source}" has no weights: expected onnx/model.onnx (an ONNX export), ` +
+      `model.safetensors or pytorch_model.bin (a PyTorch checkpoint).`,
   );
 }
 

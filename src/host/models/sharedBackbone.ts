@@ -112,9 +112,11 @@ export class SharedBackbones {
     let pending = this.checkpoints.get(folder);
     if (!pending) {
       pending = Promise.resolve().then(() => {
+        // Safetensors with tokenizer.json only: the shared graph is opened where the checkpoint is.
         if (
-          !existsSync(join(folder, 'model.safetensors')) &&
-          !existsSync(join(folder, 'model.safetensors.index.json'))
+          (!existsSync(join(folder, 'model.safetensors')) &&
+            !existsSync(join(folder, 'model.safetensors.index.json'))) ||
+          !existsSync(join(folder, 'tokenizer.json'))
         ) {
           return undefined;
         }
