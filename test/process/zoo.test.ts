@@ -3,7 +3,6 @@
 // expected.json, the input written byte for byte, offline, a fresh cache per folder. Folders are
 // discovered from the zoo, so a variant added there is tested here without a change.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -15,7 +14,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, zooDir } from '../support/fixtures';
+import { runCli } from '../support/cli';
+import { zooDir } from '../support/fixtures';
 
 interface ZooExpected {
   variant: string;
@@ -23,22 +23,6 @@ interface ZooExpected {
   cli: { task: string; args?: string[]; runs?: string[][]; input: string };
   tolerance?: number;
   cases: Record<string, unknown>[];
-}
-
-const cli = join(repoRoot, 'dist', 'cli.js');
-
-export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...process.env, GPT2_HEADS_OFFLINE: '1' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
 }
 
 // The zoo README's tolerance (1e-3) where expected.json does not give one (greedy ids are exact).

@@ -808,8 +808,16 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
   const ids3 = g.input('input_ids', 'int64', [BATCH, CHOICES, SEQ]);
   const mask3 = g.input('attention_mask', 'int64', [BATCH, CHOICES, SEQ]);
   const summaryType = config.summary_type ?? 'cls_index';
-  const mcIds =
-    summaryType === 'cls_index' ? g.input('mc_token_ids', 'int64', [BATCH, CHOICES]) : null;
+  // transformers' GPT2DoubleHeadsModel gives one logit per choice only with cls_index: its
+  // SequenceSummary reads "first", "last" and "mean" on the [batch, choices, seq, hidden] tensor
+  // along the choices axis, not the tokens (one logit per position). Refused rather than guessed.
+  if (summaryType !== 'cls_index') {
+    throw new ModelFormatError(
+      `config.json: summary_type "${summaryType}" is not supported (supported: cls_index; ` +
+        'transformers does not give one score per choice with the others)',
+    );
+  }
+  const mcIds = g.input('mc_token_ids', 'int64', [BATCH, CHOICES]);
 
   const flatShape = g.op('Concat', [g.constInt64([-1]), g.op('Shape', [ids3], { start: 2 })], {
     axis: 0,
@@ -826,27 +834,7 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
   g.node('Reshape', [logitsFlat, logitsShape], ['logits']);
   g.output('logits', 'float', [BATCH, CHOICES, SEQ, dims.vocabSize]);
 
-  let summary: string;
-  switch (summaryType) {
-    case 'cls_index':
-      summary = w.gatherRows(hidden, mcIds!);
-      break;
-    case 'last':
-      summary = g.op(
-        'Gather',
-        [hidden, w.scalar(g.op('Sub', [w.dim(ids, 1), g.constInt64([1])]))],
-        { axis: 1 },
-      );
-      break;
-    case 'first':
-      summary = g.op('Gather', [hidden, g.constInt64([0], true)], { axis: 1 });
-      break;
-    case 'mean':
-      summary = g.op('ReduceMean', [hidden], { axes: [1], keepdims: 0 });
-      break;
-    default:
-      throw new ModelFormatError(`config.json: summary_type "${summaryType}" is not supported`);
-  }
+  let summary = w.gatherRows(hidden, mcIds);
   let classes = dims.nEmbd;
   if (config.summary_use_proj ?? true) {
     const weight = headTensor(
@@ -874,7 +862,15 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2ConfigJson, weights: W
     );
   }
   const activation = config.summary_activation;
-  if (activation) summary = w.activation(summary, activation);
+  if (activation) {
+    // transformers' SequenceSummary applies any activation by name (get_activation).
+    if (!SUPPORTED_ACTIVATIONS.includes(activation)) {
+      throw new ModelFormatError(
+        `config.json: summary_activation "${activation}" is not supported (supported: ${SUPPORTED_ACTIVATIONS.join(', ')})`,
+      );
+    }
+    summary = w.activation(summary, activation);
+  }
   // HF squeezes the last axis: one logit per choice when the projection has one output.
   const outShape =
     classes === 1
