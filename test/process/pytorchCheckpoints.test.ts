@@ -21,7 +21,7 @@ import {
   serializeTorchCheckpoint,
   zipStored,
 } from '../../src/host/convert/torchWriter';
-import { runCli } from '../support/cli';
+import { runTask } from '../support/cli';
 import { zooDir } from '../support/fixtures';
 
 describe('pytorch_model.bin through the CLI', function () {
@@ -60,21 +60,11 @@ describe('pytorch_model.bin through the CLI', function () {
     );
     const input = join(scratch, 'context.txt');
     writeFileSync(input, 'The expedition is led by Pasang Sherpa.');
-    const result = await runCli([
+    const result = await runTask(
       'question-answering',
-      '--model',
-      model,
-      '--dtype',
-      'fp32',
-      '--json',
-      '--offline',
-      '--cache-dir',
-      join(scratch, 'cache'),
-      '--input',
-      input,
-      '--question',
-      'Who leads the expedition?',
-    ]);
+      { model, cache: join(scratch, 'cache'), input },
+      ['--question', 'Who leads the expedition?'],
+    );
     assert.notEqual(result.code, 0, 'the CLI accepted the checkpoint');
     assert.match(result.stderr, /posix\.system/);
     assert.match(result.stderr, /Nothing from the file was run/);
@@ -108,21 +98,15 @@ describe('pytorch_model.bin through the CLI', function () {
       const input = join(scratch, 'text.txt');
       writeFileSync(input, 'Ångström met Zoë at the café 👋 and it went well.');
       const run = (model: string) =>
-        runCli([
+        runTask(
           'text-classification',
-          '--model',
-          model,
-          '--dtype',
-          'fp32',
-          '--json',
-          '--offline',
-          '--top-k',
-          'all',
-          '--cache-dir',
-          join(scratch, `cache-${model.endsWith('bin') ? 'bin' : 'safe'}`),
-          '--input',
-          input,
-        ]);
+          {
+            model,
+            cache: join(scratch, `cache-${model.endsWith('bin') ? 'bin' : 'safe'}`),
+            input,
+          },
+          ['--top-k', 'all'],
+        );
       const [fromBin, fromSafe] = [await run(bin), await run(safe)];
       assert.equal(fromBin.code, 0, fromBin.stderr);
       assert.equal(fromSafe.code, 0, fromSafe.stderr);

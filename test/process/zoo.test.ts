@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli';
+import { runTask } from '../support/cli';
 import { zooDir } from '../support/fixtures';
 
 interface ZooExpected {
@@ -175,23 +175,10 @@ describe('checkpoint zoo through the CLI (--dtype fp32)', function () {
           const input = join(scratch, `input-${index}.txt`);
           writeFileSync(input, inputOf(expected, testCase), 'utf8');
           for (const runArgs of runs) {
-            const args = [
-              expected.cli.task,
-              '--model',
-              model,
-              '--dtype',
-              'fp32',
-              '--json',
-              '--offline',
-              '--cache-dir',
-              cache,
-              '--input',
-              input,
-              ...runArgs,
-            ];
+            const args = [...runArgs];
             if (expected.cli.task === 'question-answering')
               args.push('--question', String(testCase.question));
-            const result = await runCli(args);
+            const result = await runTask(expected.cli.task, { model, cache, input }, args);
             assert.equal(
               result.code,
               0,

@@ -27,3 +27,25 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     );
   });
 }
+
+/** `<task> --model M --dtype fp32 --json --offline --cache-dir C --input I ...extra`, run. */
+export function runTask(
+  task: string,
+  paths: { model: string; cache: string; input: string },
+  extra: string[] = [],
+): Promise<CliResult> {
+  return runCli([
+    task,
+    '--model',
+    paths.model,
+    '--dtype',
+    'fp32',
+    '--json',
+    '--offline',
+    '--cache-dir',
+    paths.cache,
+    '--input',
+    paths.input,
+    ...extra,
+  ]);
+}
