@@ -6,6 +6,7 @@ import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context, FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
+import { FirstUse, type ConsentAnswer, type ConsentQuestion } from './client/firstUse';
 import { registerHostStatusBar } from './client/statusBar';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
@@ -25,6 +26,10 @@ export interface Gpt2HeadsApi {
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
   /** The last inline suggestion and whether it came from the suggestion cache. */
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
+  /** Answers the first-use download question instead of the notification (for tests). */
+  answerDownloadQuestions(
+    answer: (question: ConsentQuestion) => Thenable<ConsentAnswer | undefined>,
+  ): void;
 }
 
 let host: HostClient | undefined;
@@ -33,6 +38,8 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('GPT-2 Heads', { log: true });
   host = new HostClient(context, log);
+  const firstUse = new FirstUse(context);
+  host.beforeRequest = firstUse.beforeRequest;
   const features: FeatureContext = { extension: context, host, log };
   const tagger = new Tagger(features);
   const classifier = new Classifier(features);
@@ -43,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   context.subscriptions.push(
     log,
     host,
+    firstUse,
     tagger,
     classifier,
     inline,
@@ -64,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
     lastInlineSuggestion: () => inline.lastRequest,
+    answerDownloadQuestions: (answer) => (firstUse.prompt = answer),
   };
 }
 

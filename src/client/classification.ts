@@ -5,6 +5,8 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { modelSource, servesLanguage, settings } from './settings';
+import { waitingFor } from './firstUse';
+import { withLabelNames } from './labelNames';
 
 type Scope = ClassifyParams['scope'];
 
@@ -192,6 +194,14 @@ export class Classifier implements vscode.Disposable {
       state.item.hide();
       return;
     }
+    const waiting = waitingFor(modelSource('classification') ? 'classification' : 'lm');
+    if (waiting) {
+      // Not downloaded unasked: the item says what waits and why.
+      state.item.text = '$(cloud-download) label: waiting';
+      state.item.tooltip = `GPT-2 Heads: ${waiting}`;
+      state.item.show();
+      return;
+    }
     state.timer = setTimeout(() => {
       state.timer = undefined;
       this.classify(scope, editor).catch((error) => {
@@ -234,9 +244,10 @@ export class Classifier implements vscode.Disposable {
         source.token,
       );
       if (source.token.isCancellationRequested) throw new vscode.CancellationError();
-      state.result = result;
-      this.render(scope, result);
-      return result;
+      const named = withLabelNames(result);
+      state.result = named;
+      this.render(scope, named);
+      return named;
     } finally {
       link?.dispose();
       if (state.pending === source) state.pending = undefined;

@@ -76,6 +76,9 @@ export class HostClient implements vscode.Disposable {
     return this.inFlight > 0 ? 'busy' : 'ready';
   }
 
+  /** Runs before every request (first use: asks before a model download); may throw. */
+  beforeRequest: ((method: string, params: unknown) => Promise<void>) | undefined;
+
   /** When the host last stopped unexpectedly and was restarted, if it did. */
   lastRestart: Date | undefined;
 
@@ -91,6 +94,7 @@ export class HostClient implements vscode.Disposable {
   ): Promise<R>;
   async request<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R>;
   async request(type: unknown, ...args: unknown[]): Promise<unknown> {
+    await this.beforeRequest?.((type as { method: string }).method, args[0]);
     const client = await this.start();
     this.inFlight++;
     this.fireState();

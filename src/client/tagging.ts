@@ -5,6 +5,7 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { isNotConfigured, showError } from './errors';
 import { servesLanguage, settings } from './settings';
+import { waitingFor } from './firstUse';
 
 const roles: TaggingRole[] = ['ner', 'pos'];
 
@@ -294,6 +295,8 @@ export class Tagger implements vscode.Disposable {
   private async autoTag(document: vscode.TextDocument): Promise<void> {
     if (document.isClosed || document.getText().length > settings.maxDocumentChars()) return;
     for (const role of roles) {
+      // A model that still needs the user's agreement to download is not fetched automatically.
+      if (waitingFor(role)) continue;
       try {
         await this.tag(document, role);
       } catch (error) {

@@ -13,11 +13,14 @@ import { ModelRegistry } from '../../../../src/host/models/registry';
 import { tagText, toSpan } from '../../../../src/host/tasks/tagging';
 import type { LoadProgress } from '../../../../src/protocol';
 import { hostSettings } from '../../../support/hostProcess';
-import { fixturesDir } from '../../../support/fixtures';
+import { fixturesDir, zooDir } from '../../../support/fixtures';
+import { answer } from '../../../../src/host/tasks/questionAnswering';
 
 const repos: Record<string, string> = {
   'test-org/tiny-lm-onnx': join(fixturesDir, 'gpt2-tiny-lm'),
   'test-org/tiny-ner-safetensors': join(fixturesDir, 'safetensors', 'gpt2-tiny-ner'),
+  // Only pytorch_model.bin (and expected.json, which the host never asks for).
+  'test-org/qa-bin-only': join(zooDir, 'qa-bin-only'),
 };
 
 describe('models from the Hub (a stand-in on loopback)', function () {
@@ -99,13 +102,41 @@ describe('models from the Hub (a stand-in on loopback)', function () {
     await local.dispose();
   });
 
-  it('loads both repositories offline from the cache without a single request', async () => {
+  it('downloads a repository with only pytorch_model.bin, converts it safely, and answers as transformers', async () => {
+    const registry = new ModelRegistry(
+      hostSettings({}, { offline: false, cacheDir, dtype: 'fp32' }),
+    );
+    const model = await registry.load('test-org/qa-bin-only');
+    assert.equal(model.info.format, 'pytorch');
+    const expected = JSON.parse(
+      readFileSync(join(repos['test-org/qa-bin-only'], 'expected.json'), 'utf8'),
+    ) as {
+      cases: {
+        question: string;
+        context: string;
+        answer: { answer: string; score: number; start_utf16: number; end_utf16: number };
+      }[];
+    };
+    for (const c of expected.cases) {
+      const [best] = await answer(model, c.question, c.context, {}, neverCancelled);
+      assert.equal(best.answer, c.answer.answer);
+      assert.equal(best.start, c.answer.start_utf16);
+      assert.equal(best.end, c.answer.end_utf16);
+      assert.ok(Math.abs(best.score - c.answer.score) <= 1e-3);
+    }
+    assert.ok(requests.some((url) => url.endsWith('/qa-bin-only/resolve/main/pytorch_model.bin')));
+    assert.ok(!requests.some((url) => url.endsWith('expected.json')));
+    await registry.dispose();
+  });
+
+  it('loads every repository offline from the cache without a single request', async () => {
     const before = requests.length;
     const registry = new ModelRegistry(
       hostSettings({}, { offline: true, cacheDir, dtype: 'fp32' }),
     );
     await registry.load('test-org/tiny-lm-onnx');
     await registry.load('test-org/tiny-ner-safetensors');
+    await registry.load('test-org/qa-bin-only');
     assert.equal(requests.length, before);
     await assert.rejects(registry.load('test-org/not-downloaded'), /gpt2Heads\.offline/);
     assert.equal(requests.length, before);
