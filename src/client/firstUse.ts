@@ -114,11 +114,11 @@ async function hubFileSizes(hubId: string): Promise<{ path: string; size: number
   }
 }
 
-let active: FirstUse | undefined;
+let activeCheck: ((role: HeadRole) => string | undefined) | undefined;
 
 /** Why automatic features must not use the role's model yet (see FirstUse.waiting). */
 export function waitingFor(role: HeadRole): string | undefined {
-  return active?.waiting(role);
+  return activeCheck?.(role);
 }
 
 export class FirstUse implements vscode.Disposable {
@@ -141,11 +141,11 @@ export class FirstUse implements vscode.Disposable {
   private readonly asking = new Map<string, Promise<void>>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
-    active = this;
+    activeCheck = (role) => this.waiting(role);
   }
 
   dispose(): void {
-    if (active === this) active = undefined;
+    activeCheck = undefined;
     this.changed.dispose();
   }
 
