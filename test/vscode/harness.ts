@@ -60,6 +60,11 @@ const quietSettings = {
   'chat.disableAIFeatures': true,
 };
 
+/** The settings of a new user: nothing of GPT-2 Heads set (its defaults: Hub ids, online). */
+export function defaultSettings(): Record<string, unknown> {
+  return { ...quietSettings };
+}
+
 export function userSettings(models: ModelFolders): Record<string, unknown> {
   return {
     ...quietSettings,

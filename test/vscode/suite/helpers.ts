@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Gpt2HeadsApi } from '../../../src/extension';
+import { fixturesDir } from '../../support/fixtures';
 
 function findRepoRoot(from: string): string {
   for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
@@ -12,7 +13,7 @@ function findRepoRoot(from: string): string {
 }
 
 export const repoRoot = findRepoRoot(__dirname);
-export const fixturesDir = resolve(repoRoot, '..', 'shared', 'fixtures');
+export { fixturesDir };
 
 export function fixture<T>(...parts: string[]): T {
   return JSON.parse(readFileSync(join(fixturesDir, ...parts), 'utf8')) as T;

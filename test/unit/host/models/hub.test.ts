@@ -2,9 +2,7 @@
 // loads through transformers.js, a safetensors-only repository is downloaded and converted, and
 // both load offline afterwards from the cache.
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { neverCancelled } from '../../../../src/host/errors';
@@ -13,6 +11,7 @@ import { ModelRegistry } from '../../../../src/host/models/registry';
 import { tagText, toSpan } from '../../../../src/host/tasks/tagging';
 import type { LoadProgress } from '../../../../src/protocol';
 import { hostSettings } from '../../../support/hostProcess';
+import { startHubStandIn, type HubStandIn } from '../../../support/hubStandIn';
 import { fixturesDir, zooDir } from '../../../support/fixtures';
 import { answer } from '../../../../src/host/tasks/questionAnswering';
 
@@ -25,33 +24,20 @@ const repos: Record<string, string> = {
 
 describe('models from the Hub (a stand-in on loopback)', function () {
   this.timeout(120_000);
-  let server: Server;
-  const requests: string[] = [];
+  let hub: HubStandIn;
+  let requests: string[] = [];
   const cacheDir = mkdtempSync(join(tmpdir(), 'gpt2-heads-hub-'));
   const previousEndpoint = process.env.HF_ENDPOINT;
 
   before(async () => {
-    server = createServer((request, response) => {
-      requests.push(request.url ?? '');
-      const match = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(
-        decodeURIComponent(request.url ?? ''),
-      );
-      const folder = match && repos[match[1]];
-      const file = folder && join(folder, match[2]);
-      if (!file || !existsSync(file) || statSync(file).isDirectory()) {
-        response.writeHead(404).end('Entry not found');
-        return;
-      }
-      response.writeHead(200, { 'content-length': statSync(file).size });
-      createReadStream(file).pipe(response);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    hub = await startHubStandIn(repos);
+    requests = hub.requests;
+    process.env.HF_ENDPOINT = hub.url;
   });
   after(async () => {
     if (previousEndpoint === undefined) delete process.env.HF_ENDPOINT;
     else process.env.HF_ENDPOINT = previousEndpoint;
-    await new Promise((resolve) => server.close(resolve));
+    await hub.close();
   });
 
   it("loads an ONNX repository through transformers.js and generates HF's greedy tokens", async () => {
