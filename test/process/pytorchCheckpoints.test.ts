@@ -21,7 +21,7 @@ import {
   serializeTorchCheckpoint,
   zipStored,
 } from '../../src/host/convert/torchWriter';
-import { runTask } from '../support/cli';
+import { runCli, runTask } from '../support/cli';
 import { zooDir } from '../support/fixtures';
 
 describe('pytorch_model.bin through the CLI', function () {
@@ -73,6 +73,33 @@ describe('pytorch_model.bin through the CLI', function () {
     // Nothing half-converted is left in the cache either.
     const converted = join(scratch, 'cache', 'converted');
     assert.deepEqual(existsSync(converted) ? readdirSync(converted) : [], []);
+  });
+
+  it('converts a .bin once (cached by hash, int8 built alongside) and says it came from pytorch_model.bin', async () => {
+    const model = join(scratch, 'lm');
+    makeRandomModel({
+      architecture: 'GPT2LMHeadModel',
+      size: 'tiny',
+      seed: 5,
+      outDir: model,
+      pytorch: 'BF16',
+    });
+    rmSync(join(model, 'onnx'), { recursive: true });
+    const cache = join(scratch, 'cache');
+    const info = async () => {
+      const result = await runCli(['info', '--model', model, '--json', '--cache-dir', cache]);
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout) as { format: string; dtype: string; folder: string };
+    };
+    const first = await info();
+    assert.equal(first.format, 'pytorch');
+    assert.equal(first.dtype, 'q8');
+    assert.ok(existsSync(join(first.folder, 'onnx', 'model_quantized.onnx')));
+    assert.ok(existsSync(join(first.folder, 'onnx', 'model.onnx')));
+    const converted = readdirSync(join(cache, 'converted'));
+    const second = await info();
+    assert.equal(second.folder, first.folder);
+    assert.deepEqual(readdirSync(join(cache, 'converted')), converted);
   });
 
   for (const dtype of ['F32', 'F16', 'BF16'] as const) {

@@ -12,7 +12,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { ModelFormatError, type Weights } from './gpt2Graph';
-import { PickleDict, readPickle, type PickleValue, type TensorRef } from './pickle';
+import {
+  PickleDict,
+  readPickle,
+  RefusedGlobalError,
+  type PickleValue,
+  type TensorRef,
+} from './pickle';
 import { BYTES_PER_ELEMENT, isLegacyAttentionBuffer, toFloat32 } from './safetensors';
 
 // A state dict's pickle is a few kilobytes per tensor: 64 MB is far more than any GPT-2 needs.
@@ -137,13 +143,6 @@ const PICKLE_LEGACY_HINT =
 
 /** Reads the tensors of a torch zip checkpoint (torch >= 1.6). */
 export function parseTorchCheckpoint(buffer: Buffer, file: string): Weights {
-  if (buffer.length >= 2 && buffer[0] === 0x80 && buffer[1] <= 5) {
-    fail(
-      file,
-      'this is the PyTorch format of before torch 1.6 (a bare pickle, not a zip archive), which ' +
-        `GPT-2 Heads does not read. ${PICKLE_LEGACY_HINT}`,
-    );
-  }
   if (buffer.length >= 262 && buffer.toString('latin1', 257, 262) === 'ustar') {
     fail(
       file,
@@ -151,6 +150,23 @@ export function parseTorchCheckpoint(buffer: Buffer, file: string): Weights {
     );
   }
   if (buffer.length < 4 || buffer.readUInt32LE(0) !== 0x04034b50) {
+    // Not a zip: the format of before torch 1.6 starts with a pickle (its magic number). Read
+    // that first pickle with the same weights-only reader, so that a booby-trapped file is
+    // refused naming its global, and say what the file is.
+    let legacy = false;
+    try {
+      readPickle(buffer.subarray(0, MAX_PICKLE_BYTES), file);
+      legacy = true;
+    } catch (error) {
+      if (error instanceof RefusedGlobalError) throw error;
+    }
+    if (legacy) {
+      fail(
+        file,
+        'this is the PyTorch format of before torch 1.6 (pickles and raw storages, not a zip ' +
+          `archive), which GPT-2 Heads does not read. ${PICKLE_LEGACY_HINT}`,
+      );
+    }
     fail(file, 'not a PyTorch checkpoint (neither a zip archive nor a pickle)');
   }
   const entries = readZipDirectory(buffer, file);
