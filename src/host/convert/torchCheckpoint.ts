@@ -206,6 +206,9 @@ export function parseTorchCheckpoint(buffer: Buffer, file: string): Weights {
     return data;
   };
   const weights: Weights = new Map();
+  // Views may share storages (a tied lm_head), but a file cannot make more floats than this:
+  // bounds what a hostile pickle of many overlapping views could make the host allocate.
+  let budget = 8 * buffer.length + 1024;
   for (const [key, value] of root.entries) {
     if (typeof key !== 'string') fail(file, 'a state dict key that is not a name');
     const name = key as string;
@@ -218,10 +221,11 @@ export function parseTorchCheckpoint(buffer: Buffer, file: string): Weights {
         `tensor ${name}: dtype ${tensor.storage.dtype} is not supported (supported: F32, F16, BF16)`,
       );
     }
-    weights.set(name, {
-      shape: tensor.shape,
-      data: gather(storage(tensor, name), tensor, name, file),
-    });
+    const data = gather(storage(tensor, name), tensor, name, file);
+    budget -= data.length;
+    if (budget < 0)
+      fail(file, `tensor ${name}: the tensors hold more values than the file can store`);
+    weights.set(name, { shape: tensor.shape, data });
   }
   return weights;
 }
@@ -236,6 +240,13 @@ function gather(data: Float32Array, tensor: TensorRef, name: string, file: strin
   let count = 1;
   for (const d of shape) count *= d;
   if (count === 0) return new Float32Array(0);
+  // More elements than the storage holds would repeat values (stride 0): not a saved weight.
+  if (!(count <= data.length)) {
+    fail(
+      file,
+      `tensor ${name}: shape [${shape.join(', ')}] has more elements than its storage of ${data.length}`,
+    );
+  }
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
   if (!Number.isSafeInteger(last) || last >= data.length) {

@@ -62,6 +62,27 @@ function stackGlobalCall(module: string, name: string, argument: string): Buffer
     .stop();
 }
 
+/** A torch zip whose state dict holds views [name, offset, size, stride] of one float storage. */
+function viewsCheckpoint(
+  views: [string, number, number[], number[]][],
+  storage = Float32Array.from([0, 1, 2, 3, 4, 5]),
+): Buffer {
+  const p = new PickleBuilder().op(0x7d).mark();
+  for (const [name, offset, size, stride] of views) {
+    p.string(name).global('torch._utils', '_rebuild_tensor_v2').mark();
+    p.mark().string('storage').global('torch', 'FloatStorage').string('0').string('cpu');
+    p.int(storage.length).tuple().op(0x51).int(offset).mark();
+    for (const d of size) p.int(d);
+    p.tuple().mark();
+    for (const s of stride) p.int(s);
+    p.tuple().op(0x89).global('collections', 'OrderedDict').op(0x29).reduce().tuple().reduce();
+  }
+  return zipStored([
+    { name: 'a/data.pkl', data: p.op(0x75).stop() },
+    { name: 'a/data/0', data: Buffer.from(storage.buffer) },
+  ]);
+}
+
 function refusal(run: () => unknown): RefusedGlobalError {
   try {
     run();
@@ -120,25 +141,31 @@ describe('weights-only pickle reader', () => {
   it('gathers a non-contiguous tensor (a transposed view) and an offset into a shared storage', () => {
     // storage [0..5]; t = as_strided(size (3, 2), stride (1, 3), offset 0) is the transpose of
     // [[0,1,2],[3,4,5]]; u = offset 4, size (2,), stride (1,) shares the same storage.
-    const p = new PickleBuilder().op(0x7d).mark();
-    const tensor = (name: string, offset: number, size: number[], stride: number[]) => {
-      p.string(name).global('torch._utils', '_rebuild_tensor_v2').mark();
-      p.mark().string('storage').global('torch', 'FloatStorage').string('0').string('cpu');
-      p.int(6).tuple().op(0x51).int(offset).mark();
-      for (const d of size) p.int(d);
-      p.tuple().mark();
-      for (const s of stride) p.int(s);
-      p.tuple().op(0x89).global('collections', 'OrderedDict').op(0x29).reduce().tuple().reduce();
-    };
-    tensor('t', 0, [3, 2], [1, 3]);
-    tensor('u', 4, [2], [1]);
-    const file = zipStored([
-      { name: 'a/data.pkl', data: p.op(0x75).stop() },
-      { name: 'a/data/0', data: Buffer.from(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer) },
-    ]);
-    const weights = parseTorchCheckpoint(file, 'x.bin');
+    const weights = parseTorchCheckpoint(
+      viewsCheckpoint([
+        ['t', 0, [3, 2], [1, 3]],
+        ['u', 4, [2], [1]],
+      ]),
+      'x.bin',
+    );
     assert.deepEqual(Array.from(weights.get('t')!.data), [0, 3, 1, 4, 2, 5]);
     assert.deepEqual(Array.from(weights.get('u')!.data), [4, 5]);
+  });
+
+  it('refuses views that would make more values than the file holds (stride 0, many views)', () => {
+    assert.throws(
+      () => parseTorchCheckpoint(viewsCheckpoint([['e', 0, [1_000_000_000], [0]]]), 'x.bin'),
+      /tensor e: shape \[1000000000\] has more elements than its storage of 6/,
+    );
+    // 40 full views of a 100,000-float storage: 4M values from a 0.4 MB file.
+    const many = Array.from(
+      { length: 40 },
+      (_, i) => [`v${i}`, 0, [100_000], [1]] as [string, number, number[], number[]],
+    );
+    assert.throws(
+      () => parseTorchCheckpoint(viewsCheckpoint(many, new Float32Array(100_000)), 'x.bin'),
+      /more values than the file can store/,
+    );
   });
 
   it('refuses a view that reaches beyond its storage, naming the tensor', () => {
