@@ -313,7 +313,7 @@ const tasks: Record<string, Task> = {
   },
   'build-onnx': {
     summary:
-      'Convert a safetensors checkpoint folder into an ONNX model folder transformers.js loads.',
+      'Convert a checkpoint folder (safetensors or pytorch_model.bin) into an ONNX model folder transformers.js loads.',
     options: { out: { type: 'string', short: 'o' } },
     async run(values, io) {
       const source = values.model;
@@ -336,6 +336,7 @@ const tasks: Record<string, Task> = {
       labels: { type: 'string' },
       std: { type: 'string' },
       safetensors: { type: 'boolean' },
+      pytorch: { type: 'string' },
     },
     async run(values, io) {
       const architecture = choice(values, 'architecture', ARCHITECTURES) ?? 'GPT2LMHeadModel';
@@ -351,6 +352,7 @@ const tasks: Record<string, Task> = {
         std: numberOption(values, 'std'),
         dtype: weightDtype(values),
         safetensors: values.safetensors === true,
+        pytorch: choice(values, 'pytorch', ['F32', 'F16', 'BF16'] as const),
       });
       io.out(`Wrote a random ${size} ${architecture} to ${values.out}`);
     },

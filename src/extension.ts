@@ -8,6 +8,7 @@ import { choiceDisposables } from './client/multipleChoice';
 import type { FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { forgetClosedDocuments, shownDecorations } from './client/shownDecorations';
+import { FirstUse, type ConsentAnswer, type ConsentQuestion } from './client/firstUse';
 import { registerHostStatusBar } from './client/statusBar';
 import { registerEndpointStatusBar } from './client/endpointStatus';
 import { Tagger, type DocumentSpan } from './client/tagging';
@@ -30,6 +31,10 @@ export interface Gpt2HeadsApi {
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
   /** The ranges each feature last painted in a document, by decoration name (edits since then move them in the editor, not here). */
   shownDecorations(uri: vscode.Uri): Record<string, vscode.Range[]>;
+  /** Answers the first-use download question instead of the notification (for tests). */
+  answerDownloadQuestions(
+    answer: (question: ConsentQuestion) => Thenable<ConsentAnswer | undefined>,
+  ): void;
 }
 
 let host: HostClient | undefined;
@@ -38,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('GPT-2 Heads', { log: true });
   host = new HostClient(context, log);
+  const firstUse = new FirstUse(context);
+  host.beforeRequest = firstUse.beforeRequest;
   const features: FeatureContext = { extension: context, host, log };
   const tagger = new Tagger(features);
   const classifier = new Classifier(features);
@@ -48,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   context.subscriptions.push(
     log,
     host,
+    firstUse,
     tagger,
     classifier,
     inline,
@@ -73,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     classificationStatus: (scope) => classifier.statusText(scope),
     lastInlineSuggestion: () => inline.lastRequest,
     shownDecorations,
+    answerDownloadQuestions: (answer) => (firstUse.prompt = answer),
   };
 }
 

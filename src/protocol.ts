@@ -144,8 +144,8 @@ export interface ModelInfo {
   roles: HeadRole[];
   state: ModelState;
   architecture?: string;
-  /** 'onnx' for an ONNX export, 'safetensors' for a checkpoint the host converted. */
-  format?: 'onnx' | 'safetensors';
+  /** 'onnx' for an ONNX export; 'safetensors' or 'pytorch' (pytorch_model.bin) for a checkpoint the host converted. */
+  format?: 'onnx' | 'safetensors' | 'pytorch';
   dtype?: WeightDtype;
   labels?: string[];
   contextLength?: number;

@@ -7,6 +7,8 @@ import { isNotConfigured, logFailure, showError } from './errors';
 import { confirmLargeText, countOf, windowReporter } from './largeDocument';
 import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings, write } from './settings';
+import { waitingFor } from './firstUse';
+import { withLabelNames } from './labelNames';
 
 /** How each item names what it classifies, with its own icon so the two never look alike. */
 const scopes = {
@@ -211,6 +213,14 @@ export class Classifier implements vscode.Disposable {
       state.item.hide();
       return;
     }
+    const waiting = waitingFor(usesLanguageModel() ? 'lm' : 'classification');
+    if (waiting) {
+      // Not downloaded unasked: the item says what waits and why.
+      state.item.text = `$(cloud-download) ${scopes[scope].name}: waiting`;
+      state.item.tooltip = `GPT-2 Heads: ${waiting}`;
+      state.item.show();
+      return;
+    }
     state.latest.schedule(settings.classificationDebounceMs(), (token) =>
       this.classify(scope, editor, token).then(
         () => undefined,
@@ -253,9 +263,10 @@ export class Classifier implements vscode.Disposable {
       token,
     );
     if (token.isCancellationRequested) throw new vscode.CancellationError();
-    state.result = result;
-    this.render(scope, result);
-    return result;
+    const named = withLabelNames(result);
+    state.result = named;
+    this.render(scope, named);
+    return named;
   }
 
   private render(scope: Scope, result: ClassifyResult): void {

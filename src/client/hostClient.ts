@@ -121,6 +121,9 @@ export class HostClient implements vscode.Disposable {
     return this.serverStatus && !this.serverStatus.quiescent ? 'busy' : 'ready';
   }
 
+  /** Runs before every request (first use: asks before a model download); may throw. */
+  beforeRequest: ((method: string, params: unknown) => Promise<void>) | undefined;
+
   /** What the running host last said about itself (health, models), as it pushes it. */
   get status(): ServerStatus | undefined {
     return this.client?.isRunning() ? this.serverStatus : undefined;
@@ -145,6 +148,7 @@ export class HostClient implements vscode.Disposable {
   async request<R>(type: RequestType0<R, ErrorData>, token?: vscode.CancellationToken): Promise<R>;
   async request(type: unknown, ...args: unknown[]): Promise<unknown> {
     const method = (type as { method: string }).method;
+    await this.beforeRequest?.(method, args[0]);
     const client = await this.start();
     try {
       return await (client.sendRequest as (...a: unknown[]) => Promise<unknown>)(type, ...args);

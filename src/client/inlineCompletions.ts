@@ -3,6 +3,7 @@ import { methods } from '../protocol';
 import type { FeatureContext } from './context';
 import { isNotConfigured } from './errors';
 import { generationOptions, settings, write } from './settings';
+import { waitingFor } from './firstUse';
 import { SuggestionCache } from '../text/suggestions';
 
 /** Characters of text before the cursor sent as the prompt; the host trims it to the model window. */
@@ -100,7 +101,7 @@ export class InlineSuggestions implements vscode.InlineCompletionItemProvider, v
     context: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
-    if (!settings.inlineEnabled()) return undefined;
+    if (!settings.inlineEnabled() || waitingFor('lm')) return undefined;
     const start = document.positionAt(Math.max(0, document.offsetAt(position) - maxPromptChars));
     const prefix = document.getText(new vscode.Range(start, position));
     if (prefix.trim() === '') return undefined;

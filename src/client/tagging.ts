@@ -16,6 +16,7 @@ import { LatestRequest } from './latestRequest';
 import { servesLanguage, settings } from './settings';
 import { describeLabel, TagDecorations } from './tagDecorations';
 import { shiftSpans, visibleSpans } from '../text/spans';
+import { waitingFor } from './firstUse';
 
 const roles = taggingRoles;
 /** After an edit dropped spans, their decorations are painted again this much later. */
@@ -286,6 +287,8 @@ export class Tagger implements vscode.Disposable {
     if (document.isClosed || document.getText().length > settings.maxDocumentChars()) return;
     for (const role of roles) {
       if (token.isCancellationRequested) return;
+      // A model that still needs the user's agreement to download is not fetched automatically.
+      if (waitingFor(role)) continue;
       try {
         await this.tag(document, role, token);
       } catch (error) {

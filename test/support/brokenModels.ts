@@ -175,9 +175,9 @@ export function makeBrokenModels(root: string, fixturesDir: string): BrokenModel
   );
   add(
     'missing-tokenizer',
-    'a folder without tokenizer.json',
+    'a folder without tokenizer.json (nor vocab.json + merges.txt)',
     'ner',
-    /has no tokenizer\.json/,
+    /has no tokenizer: neither tokenizer\.json nor vocab\.json \+ merges\.txt/,
     fromNer((f) => rmSync(join(f, 'tokenizer.json'))),
   );
   add(
@@ -299,14 +299,14 @@ export function makeBrokenModels(root: string, fixturesDir: string): BrokenModel
     'no-weights',
     'a folder with config and tokenizer but no weights',
     'ner',
-    /has no weights: expected onnx\/model\.onnx .* or model\.safetensors/,
+    /has no weights: expected onnx\/model\.onnx .*, model\.safetensors or pytorch_model\.bin/,
     fromNer((f) => rmSync(join(f, 'onnx'), { recursive: true })),
   );
   add(
     'bin-only',
-    'a pytorch_model.bin-only checkpoint (never unpickled)',
+    'a pytorch_model.bin whose pickle calls os.system (refused by name, never run)',
     'ner',
-    /holds only pytorch_model\.bin.*pickles, which can run code/,
+    /refused to load: the pickle names os\.system.*Nothing from the file was run/,
     fromNer((f) => {
       rmSync(join(f, 'onnx'), { recursive: true });
       // A pickle that would create the marker if anything unpickled it.

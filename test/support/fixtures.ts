@@ -11,8 +11,23 @@ function findRepoRoot(from: string): string {
 /** The folder that holds package.json (tests run from out/test/unit, sources live in test/unit). */
 export const repoRoot = findRepoRoot(__dirname);
 
-/** The shared reference fixtures: the sibling folder ../shared/fixtures of the repo root. */
-export const fixturesDir = path.resolve(repoRoot, '..', 'shared', 'fixtures');
+/**
+ * The shared reference data: the nearest `shared` folder beside the repo root or one of its
+ * parents (../shared for the main checkout, ../../shared for a git worktree under it).
+ */
+function findSharedDir(): string {
+  for (let dir = path.dirname(repoRoot); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'shared', 'fixtures'))) return path.join(dir, 'shared');
+    if (path.dirname(dir) === dir) return path.resolve(repoRoot, '..', 'shared');
+  }
+}
+export const sharedDir = findSharedDir();
+
+/** The shared reference fixtures (../shared/fixtures). */
+export const fixturesDir = path.join(sharedDir, 'fixtures');
+
+/** The checkpoint zoo (../shared/zoo): one tiny checkpoint per format or config variant. */
+export const zooDir = path.join(sharedDir, 'zoo');
 
 // On CI a missing fixtures folder must fail the run, never silently skip tests.
 if (process.env.CI === 'true' && !existsSync(fixturesDir)) {

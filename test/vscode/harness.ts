@@ -2,7 +2,7 @@
 // settings, a copy of the sample workspace, and one code-server process driven by Chromium.
 // code-server rejects --extensionDevelopmentPath; its workbench reads the same options
 // from a `payload` query parameter, as VS Code's own browser integration tests do.
-import { fixtureModels } from '../support/fixtures';
+import { fixtureModels, fixturesDir } from '../support/fixtures';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   cpSync,
@@ -14,12 +14,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { findRepoRoot, installCodeServer } from '../../scripts/installCodeServer';
 
 export const repoRoot = findRepoRoot(__dirname);
-export const fixturesDir = resolve(repoRoot, '..', 'shared', 'fixtures');
+export { fixturesDir };
 export const sampleWorkspace = join(repoRoot, 'test', 'fixtures', 'workspace');
 
 /** One model folder per head, keyed like the `gpt2Heads.<head>.model` settings. */
@@ -59,6 +59,11 @@ const quietSettings = {
   'chat.commandCenter.enabled': false,
   'chat.disableAIFeatures': true,
 };
+
+/** The settings of a new user: nothing of GPT-2 Heads set (its defaults: Hub ids, online). */
+export function defaultSettings(): Record<string, unknown> {
+  return { ...quietSettings };
+}
 
 export function userSettings(models: ModelFolders): Record<string, unknown> {
   return {

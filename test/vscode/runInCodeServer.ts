@@ -3,12 +3,16 @@
 //
 //   npm run test:vscode
 //   GPT2_HEADS_SCREENSHOT=shot.png npm run test:vscode   also saves the workbench at the end
+//   node out/test/vscode/runInCodeServer.js --suite=firstUse   only the default-settings suite
 //   node out/test/vscode/runInCodeServer.js --extension-development-path=/some/dir
 //                                     loads another extension folder instead of the repo
 // The exit code is mocha's (0 only when every test passed).
 import { join, resolve } from 'node:path';
 import { format } from 'node:util';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { startHubStandIn } from '../support/hubStandIn';
 import {
+  defaultSettings,
   freePort,
   launchBrowser,
   prepareProfile,
@@ -19,6 +23,7 @@ import {
   userSettings,
   workbenchUrl,
   type CodeServer,
+  type Profile,
   type Workbench,
 } from './harness';
 
@@ -40,16 +45,60 @@ async function cleanUp(): Promise<void> {
   await Promise.all(stopping);
 }
 
+/**
+ * Two runs, each in a fresh profile: the main suite with every head pointed at a fixture model
+ * (offline), then the first-use suite with the default settings (Hub ids, online) against a Hub
+ * stand-in on loopback (HF_ENDPOINT), so that nothing can reach the real Hub.
+ */
 async function runTests(): Promise<number> {
+  const only = argValue('suite');
+  const main =
+    only === 'firstUse'
+      ? 0
+      : await runSuite(
+          'suite',
+          prepareProfile(join(repoRoot, '.cache', 'vscode-run'), userSettings(testModels())),
+        );
+  if (only === 'suite') return main;
+  await cleanUp();
+  const profile = prepareProfile(
+    join(repoRoot, '.cache', 'vscode-run-first-use'),
+    defaultSettings(),
+  );
+  const hub = await startHubStandIn(firstUseRepos(profile.root));
+  const previousEndpoint = process.env.HF_ENDPOINT;
+  process.env.HF_ENDPOINT = hub.url;
+  try {
+    const firstUse = await runSuite('firstUse', profile);
+    return main || firstUse;
+  } finally {
+    if (previousEndpoint === undefined) delete process.env.HF_ENDPOINT;
+    else process.env.HF_ENDPOINT = previousEndpoint;
+    await hub.close();
+  }
+}
+
+/**
+ * The Hub repositories of the first-use suite: the default classifier as the fixture sentiment
+ * model saved without id2label (LABEL_0, LABEL_1), as the real one is.
+ */
+function firstUseRepos(root: string): Record<string, string> {
+  const folder = join(root, 'hub', 'sentiment');
+  cpSync(testModels().classification, folder, { recursive: true });
+  const configFile = join(folder, 'config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  delete config.id2label;
+  delete config.label2id;
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  return { 'mnoukhov/gpt2-imdb-sentiment-classifier': folder };
+}
+
+async function runSuite(suite: string, profile: Profile): Promise<number> {
   const extensionPath = resolve(argValue('extension-development-path') ?? repoRoot);
-  const testsPath = join(repoRoot, 'out', 'test', 'vscode', 'suite', 'index');
+  const testsPath = join(repoRoot, 'out', 'test', 'vscode', suite, 'index');
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
-  const profile = prepareProfile(
-    join(repoRoot, '.cache', 'vscode-run'),
-    userSettings(testModels()),
-  );
   server = await startCodeServer(profile, { port: await freePort(), offline: true });
   console.log(
     `[vscode-test] code-server ready at ${server.baseUrl} (${elapsed()}), log: ${server.logFile}`,

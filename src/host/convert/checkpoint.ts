@@ -1,7 +1,8 @@
 /**
  * Turns a Hugging Face PyTorch checkpoint folder (config.json + safetensors) into the ONNX model
  * folder transformers.js loads: config.json, tokenizer files, generation_config.json,
- * onnx/model.onnx (+ onnx/model_quantized.onnx for q8). Never reads pickled .bin files.
+ * onnx/model.onnx (+ onnx/model_quantized.onnx for q8). pytorch_model.bin is read by the
+ * weights-only pickle reader (torchCheckpoint.ts), which never runs anything from the file.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +18,8 @@ import {
 import { buildGpt2Graph, readGpt2Dims, type Weights } from './gpt2Graph';
 import { readSafetensors } from './safetensors';
 import { readShardIndex, safetensorsFile, safetensorsIndexFile } from './weights';
+import { tokenizerJsonFromSlowFiles } from './slowTokenizer';
+import { readTorchCheckpointFolder } from './torchCheckpoint';
 
 export interface ConvertOptions {
   dtype?: WeightDtype;
@@ -52,37 +55,20 @@ export function readCheckpointWeights(dir: string): Weights {
     }
     return weights;
   }
+  const torch = readTorchCheckpointFolder(dir);
+  if (torch) return torch;
   const pickles = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
   if (pickles.length > 0) {
     throw new ModelFormatError(
-      `${dir}: only safetensors is supported: .bin files are Python pickles, which can run code when loaded; ` +
-        'convert with `save_pretrained(safe_serialization=True)` (found ' +
-        pickles.join(', ') +
-        ', no model.safetensors)',
+      `${dir}: no model.safetensors or pytorch_model.bin (found ${pickles.join(', ')}); ` +
+        'save the checkpoint with `save_pretrained`, which names its weights that way',
     );
   }
   throw new ModelFormatError(
-    `${dir}: model.safetensors is missing (and there is no model.safetensors.index.json)`,
+    `${dir}: no weights: model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json`,
   );
-}
-
-function checkTiedHead(config: Gpt2Config, weights: Weights): void {
-  const head = weights.get('lm_head.weight');
-  const wte = weights.get('transformer.wte.weight') ?? weights.get('wte.weight');
-  if (!head || !wte || config.tie_word_embeddings !== false) return;
-  const same =
-    head.data.length === wte.data.length &&
-    Buffer.compare(
-      Buffer.from(head.data.buffer, head.data.byteOffset, head.data.byteLength),
-      Buffer.from(wte.data.buffer, wte.data.byteOffset, wte.data.byteLength),
-    ) === 0;
-  if (!same) {
-    throw new ModelFormatError(
-      'weights: an untied lm_head.weight (tie_word_embeddings false) is not supported',
-    );
-  }
 }
 
 /** Writes onnx/model.onnx (and onnx/model_quantized.onnx for q8) for the config's architecture. */
@@ -115,7 +101,10 @@ export function convertCheckpoint(
   architectureOf(config, srcDir);
   readGpt2Dims(config);
   const weights = readCheckpointWeights(srcDir);
-  checkTiedHead(config, weights);
+  // Checkpoints with only the slow tokenizer's files: build tokenizer.json as GPT2TokenizerFast does.
+  const tokenizerJson = fs.existsSync(path.join(srcDir, 'tokenizer.json'))
+    ? undefined
+    : tokenizerJsonFromSlowFiles(srcDir);
   // Built before anything is written, so a bad checkpoint leaves no half-made folder.
   const fp32Model = buildGpt2Graph(config, weights);
   fs.mkdirSync(outDir, { recursive: true });
@@ -124,5 +113,6 @@ export function convertCheckpoint(
     const file = path.join(srcDir, name);
     if (fs.existsSync(file)) fs.copyFileSync(file, path.join(outDir, name));
   }
+  if (tokenizerJson) fs.writeFileSync(path.join(outDir, 'tokenizer.json'), tokenizerJson);
   writeOnnxModels(outDir, config, weights, options.dtype ?? 'fp32', fp32Model);
 }

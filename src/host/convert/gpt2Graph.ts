@@ -95,6 +95,8 @@ export interface Gpt2Dims {
   scaleByInverseLayerIdx: boolean;
   padTokenId: number | null;
   numLabels: number;
+  /** tie_word_embeddings (default true): the LM head is wte; false: its own lm_head.weight. */
+  tiedLmHead: boolean;
 }
 
 export const SUPPORTED_ACTIVATIONS = [
@@ -151,10 +153,12 @@ export function readGpt2Dims(config: Gpt2Config): Gpt2Dims {
     scaleByInverseLayerIdx: config.scale_attn_by_inverse_layer_idx ?? false,
     padTokenId: config.pad_token_id ?? null,
     numLabels: config.num_labels ?? labels ?? 2,
+    tiedLmHead: config.tie_word_embeddings !== false,
   };
 }
 
 const BACKBONE_PREFIX = 'transformer.';
+const LM_HEAD = 'lm_head.weight';
 
 /** Looks a backbone weight up with or without the `transformer.` prefix (GPT2Model checkpoints have none). */
 function findBackbone(weights: Weights, name: string): WeightTensor | undefined {
@@ -446,10 +450,18 @@ class Gpt2GraphWriter {
     return this.layerNorm(x, P + 'ln_f');
   }
 
-  /** Tied lm_head: hidden [..., E] -> logits [..., vocab], written to `outName`. */
+  /**
+   * lm_head: hidden [..., E] -> logits [..., vocab], written to `outName`; tied to wte unless
+   * tie_word_embeddings is false (then `lm_head.weight`, [vocab, E] as nn.Linear stores it).
+   */
   lmHead(hidden: string, outName: string): void {
     const { g, dims } = this;
-    const wteName = BACKBONE_PREFIX + 'wte.weight';
+    const wteName = dims.tiedLmHead ? BACKBONE_PREFIX + 'wte.weight' : LM_HEAD;
+    if (!this.tensors.has(wteName)) {
+      throw new ModelFormatError(
+        `weights: tensor ${LM_HEAD} is missing (config.json tie_word_embeddings is false)`,
+      );
+    }
     if (this.quantize) {
       const wte = this.tensors.get(wteName)!;
       const q = quantizeTransposed(wte.data, dims.vocabSize, dims.nEmbd);
@@ -544,6 +556,13 @@ export function buildGpt2Graph(
 ): Uint8Array {
   const dims = readGpt2Dims(config);
   const tensors = backboneTensors(dims, weights);
+  const lmHead = weights.get(LM_HEAD);
+  if (!dims.tiedLmHead && lmHead) {
+    tensors.set(
+      LM_HEAD,
+      expectShape(LM_HEAD, lmHead, [dims.vocabSize, dims.nEmbd], 'untied: [vocab_size, n_embd]'),
+    );
+  }
   const w = new Gpt2GraphWriter(dims, tensors, options.quantize ?? false);
   const g = w.g;
   const E = dims.nEmbd;
@@ -734,8 +753,16 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2Config, weights: Weigh
   const ids3 = g.input('input_ids', 'int64', [BATCH, CHOICES, SEQ]);
   const mask3 = g.input('attention_mask', 'int64', [BATCH, CHOICES, SEQ]);
   const summaryType = config.summary_type ?? 'cls_index';
-  const mcIds =
-    summaryType === 'cls_index' ? g.input('mc_token_ids', 'int64', [BATCH, CHOICES]) : null;
+  // transformers' GPT2DoubleHeadsModel gives one logit per choice only with cls_index: its
+  // SequenceSummary reads "first", "last" and "mean" on the [batch, choices, seq, hidden] tensor
+  // along the choices axis, not the tokens (one logit per position). Refused rather than guessed.
+  if (summaryType !== 'cls_index') {
+    throw new ModelFormatError(
+      `config.json: summary_type "${summaryType}" is not supported (supported: cls_index; ` +
+        'transformers does not give one score per choice with the others)',
+    );
+  }
+  const mcIds = g.input('mc_token_ids', 'int64', [BATCH, CHOICES]);
 
   const flatShape = g.op('Concat', [g.constInt64([-1]), g.op('Shape', [ids3], { start: 2 })], {
     axis: 0,
@@ -752,27 +779,7 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2Config, weights: Weigh
   g.node('Reshape', [logitsFlat, logitsShape], ['logits']);
   g.output('logits', 'float', [BATCH, CHOICES, SEQ, dims.vocabSize]);
 
-  let summary: string;
-  switch (summaryType) {
-    case 'cls_index':
-      summary = w.gatherRows(hidden, mcIds!);
-      break;
-    case 'last':
-      summary = g.op(
-        'Gather',
-        [hidden, w.scalar(g.op('Sub', [w.dim(ids, 1), g.constInt64([1])]))],
-        { axis: 1 },
-      );
-      break;
-    case 'first':
-      summary = g.op('Gather', [hidden, g.constInt64([0], true)], { axis: 1 });
-      break;
-    case 'mean':
-      summary = g.op('ReduceMean', [hidden], { axes: [1], keepdims: 0 });
-      break;
-    default:
-      throw new ModelFormatError(`config.json: summary_type "${summaryType}" is not supported`);
-  }
+  let summary = w.gatherRows(hidden, mcIds);
   let classes = dims.nEmbd;
   if (config.summary_use_proj ?? true) {
     const weight = headTensor(
@@ -800,7 +807,15 @@ function buildDoubleHeads(w: Gpt2GraphWriter, config: Gpt2Config, weights: Weigh
     );
   }
   const activation = config.summary_activation;
-  if (activation) summary = w.activation(summary, activation);
+  if (activation) {
+    // transformers' SequenceSummary applies any activation by name (get_activation).
+    if (!SUPPORTED_ACTIVATIONS.includes(activation)) {
+      throw new ModelFormatError(
+        `config.json: summary_activation "${activation}" is not supported (supported: ${SUPPORTED_ACTIVATIONS.join(', ')})`,
+      );
+    }
+    summary = w.activation(summary, activation);
+  }
   // HF squeezes the last axis: one logit per choice when the projection has one output.
   const outShape =
     classes === 1

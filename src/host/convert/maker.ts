@@ -18,7 +18,8 @@ import {
 } from './gpt2Config';
 import type { Weights } from './gpt2Graph';
 import { writeOnnxModels } from './checkpoint';
-import { writeSafetensors } from './safetensors';
+import { writeSafetensors, type SafetensorsDtype } from './safetensors';
+import { writeTorchCheckpoint } from './torchWriter';
 import { writeGpt2TokenizerFiles } from './tokenizerFiles';
 
 export type ModelSize = 'tiny' | 'small' | 'full';
@@ -38,6 +39,8 @@ export interface MakeModelOptions {
   dtype?: WeightDtype;
   /** Also write model.safetensors (HF layout) next to config.json. */
   safetensors?: boolean;
+  /** Also write pytorch_model.bin (torch's zip format) with weights stored in this precision. */
+  pytorch?: SafetensorsDtype;
   /** Overrides of config.json fields (activation_function, n_inner, pad_token_id...). */
   config?: Partial<Gpt2Config>;
 }
@@ -241,6 +244,8 @@ export function makeRandomModel(options: MakeModelOptions): MadeModel {
   }
   if (options.safetensors)
     writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  if (options.pytorch)
+    writeTorchCheckpoint(path.join(dir, 'pytorch_model.bin'), weights, options.pytorch);
   writeOnnxModels(dir, config, weights, options.dtype ?? 'fp32');
   return { config, weights };
 }

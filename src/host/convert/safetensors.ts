@@ -10,7 +10,8 @@ import type { WeightTensor, Weights } from './gpt2Graph';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
-const BYTES_PER_ELEMENT: Record<string, number> = {
+/** Element widths by safetensors dtype name (the names torchCheckpoint.ts uses for storages too). */
+export const BYTES_PER_ELEMENT: Record<string, number> = {
   F64: 8,
   F32: 4,
   F16: 2,
@@ -51,7 +52,8 @@ function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-function toFloat32(dtype: string, bytes: Buffer, count: number): Float32Array {
+/** F32, F16 or BF16 little-endian bytes to float32 (exact: every such value is a float32). */
+export function toFloat32(dtype: string, bytes: Buffer, count: number): Float32Array {
   const out = new Float32Array(count);
   if (dtype === 'F32') {
     // Copy: the file buffer's offset is not necessarily 4-byte aligned.
@@ -63,6 +65,14 @@ function toFloat32(dtype: string, bytes: Buffer, count: number): Float32Array {
     for (let i = 0; i < count; i++) bits[i] = bytes.readUInt16LE(2 * i) << 16;
   }
   return out;
+}
+
+/**
+ * `h.N.attn.bias` (the causal mask) and `h.N.attn.masked_bias` (-1e4) of checkpoints saved by
+ * transformers before 4.31: buffers, not weights, which transformers ignores. Not `c_attn.bias`.
+ */
+export function isLegacyAttentionBuffer(name: string): boolean {
+  return /(^|\.)h\.\d+\.attn\.(bias|masked_bias)$/.test(name);
 }
 
 /** Parses a safetensors buffer; `file` names it in errors. */
@@ -130,13 +140,15 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
         `truncated file: tensor ${name} ends at byte ${stop} of the data but the file has only ${dataLength} data bytes`,
       );
     }
+    end = Math.max(end, stop);
     if (!READABLE.includes(entry.dtype)) {
+      // transformers < 4.31 saved the causal mask as a weight; transformers drops it on load.
+      if (isLegacyAttentionBuffer(name)) continue;
       fail(
         file,
         `tensor ${name}: dtype ${entry.dtype} is not supported (supported: ${READABLE.join(', ')})`,
       );
     }
-    end = Math.max(end, stop);
     tensors.set(name, {
       shape: entry.shape,
       data: toFloat32(entry.dtype, buffer.subarray(dataStart + begin, dataStart + stop), count),

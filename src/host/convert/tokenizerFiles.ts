@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { byteLevelBpeTokenizerJson, parseMerges } from './slowTokenizer';
 
 const ENDOFTEXT = '<|endoftext|>';
 
@@ -29,50 +30,18 @@ export function gpt2TokenizerJson(): string {
     string,
     number
   >;
-  const merges = fs
-    .readFileSync(encoderPackageFile('vocab.bpe'), 'utf8')
-    .split('\n')
-    .filter((line) => line && !line.startsWith('#version'))
-    .map((line) => line.split(' '));
-  const byteLevel = (addPrefixSpace: boolean, trimOffsets: boolean): object => ({
-    type: 'ByteLevel',
-    add_prefix_space: addPrefixSpace,
-    trim_offsets: trimOffsets,
-    use_regex: true,
-  });
-  const tokenizer = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [
-      {
-        id: vocab[ENDOFTEXT],
-        content: ENDOFTEXT,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: true,
-        special: true,
-      },
-    ],
-    normalizer: null,
-    pre_tokenizer: byteLevel(false, true),
-    post_processor: byteLevel(true, false),
-    decoder: byteLevel(true, true),
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
+  const merges = parseMerges(fs.readFileSync(encoderPackageFile('vocab.bpe'), 'utf8'));
+  cachedTokenizerJson = byteLevelBpeTokenizerJson(vocab, merges, [
+    {
+      id: vocab[ENDOFTEXT],
+      content: ENDOFTEXT,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: true,
+      special: true,
     },
-  };
-  cachedTokenizerJson = JSON.stringify(tokenizer);
+  ]);
   return cachedTokenizerJson;
 }
 

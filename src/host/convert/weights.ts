@@ -6,6 +6,8 @@ import { ModelFormatError } from './gpt2Config';
 
 export const safetensorsFile = 'model.safetensors';
 export const safetensorsIndexFile = 'model.safetensors.index.json';
+export const torchFile = 'pytorch_model.bin';
+export const torchIndexFile = 'pytorch_model.bin.index.json';
 
 export interface ShardIndex {
   /** The index file's path, for messages. */
@@ -52,4 +54,17 @@ export function hasSafetensors(folder: string): boolean {
   return (
     existsSync(join(folder, safetensorsFile)) || existsSync(join(folder, safetensorsIndexFile))
   );
+}
+
+/** Whether a folder holds a PyTorch checkpoint (pytorch_model.bin, or an index of its shards). */
+export function hasTorchCheckpoint(folder: string): boolean {
+  return existsSync(join(folder, torchFile)) || existsSync(join(folder, torchIndexFile));
+}
+
+/** The weight files of a checkpoint folder: safetensors first, else pytorch_model.bin (or shards). */
+export function checkpointWeightFiles(folder: string): string[] {
+  const safetensors = safetensorsFiles(folder);
+  if (safetensors.length > 0) return safetensors;
+  if (existsSync(join(folder, torchFile))) return [torchFile];
+  return readShardIndex(folder, torchIndexFile)?.shards ?? [];
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { convertCheckpoint } from '../convert/checkpoint';
 import { HostError } from '../errors';
 import { writeFolderAtomic } from '../files';
-import { safetensorsFile, safetensorsFiles } from '../convert/weights';
+import { checkpointWeightFiles, safetensorsFile } from '../convert/weights';
 import type { CheckpointConverter } from './loadedModel';
 
 async function hashFiles(folder: string, names: string[]): Promise<string> {
@@ -21,21 +21,39 @@ async function hashFiles(folder: string, names: string[]): Promise<string> {
   return hash.digest('hex').slice(0, 32);
 }
 
+/** The tokenizer files a converted folder is built from (tokenizer.json or the slow files). */
+function tokenizerFiles(folder: string): string[] {
+  return [
+    'tokenizer.json',
+    'vocab.json',
+    'merges.txt',
+    'tokenizer_config.json',
+    'added_tokens.json',
+    'special_tokens_map.json',
+  ].filter((name) => existsSync(join(folder, name)));
+}
+
 /**
- * Safetensors checkpoints become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
+ * Checkpoints (safetensors or pytorch_model.bin) become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
  * hash of config.json and the weights, so a checkpoint is converted once and a changed one again.
  */
 export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dtype, report) => {
   report('Checking the checkpoint…');
-  const weights = safetensorsFiles(folder);
-  const files = ['config.json', ...(weights.length > 0 ? weights : [safetensorsFile])];
+  let files: string[];
+  try {
+    files = ['config.json', ...checkpointWeightFiles(folder)];
+  } catch (error) {
+    throw new HostError(`The checkpoint could not be read: ${(error as Error).message}`);
+  }
+  if (files.length === 1) files.push(safetensorsFile);
   for (const file of files) {
     if (!existsSync(join(folder, file))) throw new HostError(`The checkpoint is missing ${file}.`);
   }
-  const key = await hashFiles(folder, files);
+  // The tokenizer files too: a converted folder holds the tokenizer.json built from them.
+  const key = await hashFiles(folder, [...files, ...tokenizerFiles(folder)]);
   const target = join(cacheDir, 'converted', `${key}-${dtype}`);
   if (existsSync(join(target, 'onnx', 'model.onnx'))) return target;
-  report('Building the ONNX graph from model.safetensors (once per checkpoint)…');
+  report(`Building the ONNX graph from ${files[1]} (once per checkpoint)…`);
   await writeFolderAtomic(target, (partial) => {
     try {
       convertCheckpoint(folder, partial, { dtype });
@@ -44,8 +62,8 @@ export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dt
     }
     if (!existsSync(join(partial, 'tokenizer.json'))) {
       throw new HostError(
-        'The checkpoint has no tokenizer.json. Save the tokenizer with a fast tokenizer ' +
-          '(tokenizer.save_pretrained(folder) writes tokenizer.json).',
+        'The checkpoint has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt. ' +
+          'Save the tokenizer with tokenizer.save_pretrained(folder).',
       );
     }
   });

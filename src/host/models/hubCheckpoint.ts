@@ -1,17 +1,28 @@
-// Hub repositories that publish a PyTorch checkpoint in safetensors but no ONNX export (most
-// fine-tuned GPT-2 heads): their files are downloaded into the cache like transformers.js does
-// for ONNX repositories, then converted to ONNX like a local checkpoint folder.
+// Hub repositories that publish a PyTorch checkpoint (safetensors, or only pytorch_model.bin as
+// most fine-tuned GPT-2 heads of 2019-2023) but no ONNX export: their files are downloaded into
+// the cache like transformers.js does for ONNX repositories, then converted to ONNX like a local
+// checkpoint folder (pytorch_model.bin by the weights-only reader, which never runs anything).
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HostError } from '../errors';
 import { writeFolderAtomic } from '../files';
-import { readShardIndex, safetensorsFile, safetensorsIndexFile } from '../convert/weights';
+import {
+  readShardIndex,
+  safetensorsFile,
+  safetensorsIndexFile,
+  torchFile,
+  torchIndexFile,
+} from '../convert/weights';
 import { offlineMissingMessage, transformers } from './runtime';
 
-const requiredFiles = ['config.json', 'tokenizer.json'];
+const requiredFiles = ['config.json'];
 const optionalFiles = [
+  'tokenizer.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
   'tokenizer_config.json',
   'special_tokens_map.json',
   'generation_config.json',
@@ -76,21 +87,36 @@ export async function hubCheckpoint(
   if (offline) throw new HostError(offlineMissingMessage(hubId));
   const fetchInto = (partial: string, file: string, required: boolean) =>
     fetchFile(hubId, file, join(partial, file), signal, report, required);
+  // A sharded checkpoint: its index file, then every shard the index names.
+  const fetchSharded = async (partial: string, indexFile: string) => {
+    if (!(await fetchInto(partial, indexFile, false))) return false;
+    for (const shard of readShardIndex(partial, indexFile)?.shards ?? []) {
+      await fetchInto(partial, shard, true);
+    }
+    return true;
+  };
   try {
     await writeFolderAtomic(folder, async (partial) => {
       for (const file of requiredFiles) await fetchInto(partial, file, true);
       for (const file of optionalFiles) await fetchInto(partial, file, false);
-      if (!(await fetchInto(partial, safetensorsFile, false))) {
-        if (!(await fetchInto(partial, safetensorsIndexFile, false))) {
-          throw new HostError(
-            `"${hubId}" has neither an ONNX export (onnx/model.onnx) nor a safetensors checkpoint ` +
-              `(model.safetensors). GPT-2 Heads does not load pytorch_model.bin: it is a Python ` +
-              `pickle, which can run code when loaded.`,
-          );
-        }
-        for (const shard of readShardIndex(partial, safetensorsIndexFile)?.shards ?? []) {
-          await fetchInto(partial, shard, true);
-        }
+      if (
+        !existsSync(join(partial, 'tokenizer.json')) &&
+        !existsSync(join(partial, 'merges.txt'))
+      ) {
+        throw new HostError(
+          `"${hubId}" has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt.`,
+        );
+      }
+      const found =
+        (await fetchInto(partial, safetensorsFile, false)) ||
+        (await fetchSharded(partial, safetensorsIndexFile)) ||
+        (await fetchInto(partial, torchFile, false)) ||
+        (await fetchSharded(partial, torchIndexFile));
+      if (!found) {
+        throw new HostError(
+          `"${hubId}" has no weights GPT-2 Heads reads: no ONNX export (onnx/model.onnx), no ` +
+            `model.safetensors and no pytorch_model.bin (or their sharded index files).`,
+        );
       }
       writeFileSync(join(partial, completeMarker), new Date().toISOString());
     });

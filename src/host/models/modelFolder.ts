@@ -2,15 +2,18 @@ import { existsSync, lstatSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { HostError } from '../errors';
+import { isHubId, looksLikePath } from '../../text/modelSources';
+
+export { isHubId };
 import {
   architectureOf,
   readGpt2Config,
   type Gpt2Architecture,
   type Gpt2Config,
 } from '../convert/gpt2Config';
-import { hasSafetensors } from '../convert/weights';
+import { hasSafetensors, hasTorchCheckpoint } from '../convert/weights';
 
-export type FolderFormat = 'onnx' | 'safetensors';
+export type FolderFormat = 'onnx' | 'safetensors' | 'pytorch';
 
 export interface LocalModelFolder {
   folder: string;
@@ -19,24 +22,13 @@ export interface LocalModelFolder {
   format: FolderFormat;
 }
 
-/** A source is a local folder when it looks like a path; otherwise it is a Hub id. */
+/** A source is a local folder when it looks like a path or names one; otherwise a Hub id. */
 export function isLocalSource(source: string): boolean {
-  return (
-    isAbsolute(source) ||
-    source.startsWith('.') ||
-    source.startsWith('~') ||
-    /^[A-Za-z]:[\\/]/.test(source) ||
-    existsSync(source)
-  );
+  return isAbsolute(source) || looksLikePath(source) || existsSync(source);
 }
 
 export function expandPath(source: string): string {
   return resolve(source.startsWith('~') ? join(homedir(), source.slice(1)) : source);
-}
-
-/** A Hub id as the Hub spells them: `name` or `owner/name`, letters, digits, - _ . */
-export function isHubId(source: string): boolean {
-  return /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/.test(source) && !source.includes('..');
 }
 
 /** Labels in id order; HF names missing ones LABEL_i. */
@@ -79,10 +71,12 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
   }
   const config = readGpt2Config(folder, source);
   const architecture = architectureOf(config, source);
-  if (!existsSync(join(folder, 'tokenizer.json'))) {
+  const slowTokenizer =
+    existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'merges.txt'));
+  if (!existsSync(join(folder, 'tokenizer.json')) && !slowTokenizer) {
     throw new HostError(
-      `The model folder "${source}" has no tokenizer.json. Save the tokenizer with ` +
-        `tokenizer.save_pretrained(folder) (a fast tokenizer writes tokenizer.json).`,
+      `The model folder "${source}" has no tokenizer: neither tokenizer.json nor vocab.json + ` +
+        `merges.txt. Save the tokenizer with tokenizer.save_pretrained(folder).`,
     );
   }
   for (const name of ['model.onnx', 'model_quantized.onnx']) {
@@ -103,18 +97,20 @@ export function inspectLocalFolder(source: string): LocalModelFolder {
   const onnx = ['model.onnx', 'model_quantized.onnx'].some((name) =>
     existsSync(join(folder, 'onnx', name)),
   );
-  if (onnx) return { folder, config, architecture, format: 'onnx' };
+  if (onnx && existsSync(join(folder, 'tokenizer.json')))
+    return { folder, config, architecture, format: 'onnx' };
   if (hasSafetensors(folder)) return { folder, config, architecture, format: 'safetensors' };
-  if (existsSync(join(folder, 'pytorch_model.bin'))) {
+  // Read by a weights-only pickle reader that never runs anything from the file (torchCheckpoint.ts).
+  if (hasTorchCheckpoint(folder)) return { folder, config, architecture, format: 'pytorch' };
+  if (onnx) {
     throw new HostError(
-      `"${source}" holds only pytorch_model.bin. GPT-2 Heads loads safetensors or ONNX only: ` +
-        `.bin files are Python pickles, which can run code when loaded. Convert the checkpoint ` +
-        `with model.save_pretrained(folder, safe_serialization=True).`,
+      `The model folder "${source}" has an ONNX export but no tokenizer.json, which transformers.js ` +
+        `needs next to it. Save the tokenizer with a fast tokenizer (tokenizer.save_pretrained(folder)).`,
     );
   }
   throw new HostError(
-    `The model folder "${source}" has no weights: expected onnx/model.onnx (an ONNX export) ` +
-      `or model.safetensors (a PyTorch checkpoint).`,
+    `The model folder "${source}" has no weights: expected onnx/model.onnx (an ONNX export), ` +
+      `model.safetensors or pytorch_model.bin (a PyTorch checkpoint).`,
   );
 }
 

@@ -27,6 +27,7 @@ import {
   labelCount,
   labelsOf,
   parameterCount,
+  type FolderFormat,
 } from './modelFolder';
 import {
   architectureOf,
@@ -235,7 +236,7 @@ export class ModelRegistry {
     let folder: string;
     let config: Gpt2Config;
     let architecture: Gpt2Architecture;
-    let format: 'onnx' | 'safetensors' = 'onnx';
+    let format: FolderFormat = 'onnx';
     let local = false;
     let sharedSession: InferenceSession | undefined;
     if (isLocalSource(source)) {
@@ -244,20 +245,19 @@ export class ModelRegistry {
       format = inspected.format;
       folder = inspected.folder;
       local = true;
-      if (format === 'safetensors') {
+      if (format !== 'onnx') {
         sharedSession = sharesHead(architecture)
           ? await this.sharedSession(folder, report)
           : undefined;
         if (!sharedSession) {
-          report('Building the ONNX graph from model.safetensors…');
+          report('Building the ONNX graph from the checkpoint…');
           folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
         }
       }
     } else if (isHubId(source) && isDownloadedCheckpoint(this.settings.cacheDir, source)) {
       // A Hub checkpoint without ONNX that an earlier load downloaded: convert it locally.
       const inspected = inspectLocalFolder(hubCheckpointFolder(this.settings.cacheDir, source));
-      ({ config, architecture } = inspected);
-      format = 'safetensors';
+      ({ config, architecture, format } = inspected);
       local = true;
       folder = await this.convert(
         inspected.folder,
@@ -314,7 +314,7 @@ export class ModelRegistry {
       } catch (fp32Error) {
         if (!isMissingFile(fp32Error)) throw fp32Error;
         // No ONNX export in the repository: fetch its safetensors checkpoint and convert it.
-        report('No ONNX export on the Hub; downloading the safetensors checkpoint…');
+        report('No ONNX export on the Hub; downloading the PyTorch checkpoint…');
         const checkpoint = await hubCheckpoint(
           source,
           this.settings.cacheDir,
@@ -322,7 +322,7 @@ export class ModelRegistry {
           signal,
           report,
         );
-        format = 'safetensors';
+        format = inspectLocalFolder(checkpoint).format;
         local = true;
         folder = await this.convert(checkpoint, this.settings.cacheDir, this.wantedDtype(), report);
         dtype = this.localDtype(folder);

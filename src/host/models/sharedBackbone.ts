@@ -115,7 +115,9 @@ export class SharedBackbones {
     let pending = this.checkpoints.get(folder);
     if (!pending) {
       pending = Promise.resolve().then(() => {
-        if (!hasSafetensors(folder)) return undefined;
+        // Safetensors with tokenizer.json only: the shared graph is opened where the checkpoint is.
+        if (!hasSafetensors(folder) || !existsSync(join(folder, 'tokenizer.json')))
+          return undefined;
         const config = readGpt2Config(folder);
         const kind = headKinds[config.architectures?.[0] ?? ''];
         if (!kind) return undefined;

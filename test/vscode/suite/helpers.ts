@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Gpt2HeadsApi } from '../../../src/extension';
 import type { HostStatus } from '../../../src/protocol';
+import { fixturesDir } from '../../support/fixtures';
 
 function findRepoRoot(from: string): string {
   for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
@@ -13,7 +14,7 @@ function findRepoRoot(from: string): string {
 }
 
 export const repoRoot = findRepoRoot(__dirname);
-export const fixturesDir = resolve(repoRoot, '..', 'shared', 'fixtures');
+export { fixturesDir };
 
 export function fixture<T>(...parts: string[]): T {
   return JSON.parse(readFileSync(join(fixturesDir, ...parts), 'utf8')) as T;

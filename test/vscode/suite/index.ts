@@ -4,7 +4,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Mocha from 'mocha';
 
-export async function run(): Promise<void> {
+export function run(): Promise<void> {
+  return runSuite(__dirname);
+}
+
+/** Runs every *.test.js file of `dir` (this suite, or another profile's, such as ../firstUse). */
+export async function runSuite(dir: string): Promise<void> {
   const mocha = new Mocha({
     ui: 'bdd',
     timeout: 60_000,
@@ -13,11 +18,11 @@ export async function run(): Promise<void> {
     forbidPending: true,
     grep: process.env.GPT2_HEADS_TEST_GREP || undefined,
   });
-  const testFiles = readdirSync(__dirname)
+  const testFiles = readdirSync(dir)
     .filter((name) => name.endsWith('.test.js'))
     .sort();
-  if (testFiles.length === 0) throw new Error(`no *.test.js files in ${__dirname}`);
-  for (const name of testFiles) mocha.addFile(join(__dirname, name));
+  if (testFiles.length === 0) throw new Error(`no *.test.js files in ${dir}`);
+  for (const name of testFiles) mocha.addFile(join(dir, name));
 
   const stats = await new Promise<Mocha.Stats>((resolve, reject) => {
     try {

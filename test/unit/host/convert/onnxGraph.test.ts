@@ -209,6 +209,39 @@ describe('GPT-2 ONNX graph builder', function () {
       }
     });
 
+    it('an untied lm_head.weight (tie_word_embeddings false) gives its own logits; missing, it is named', async () => {
+      const untied = { ...config, tie_word_embeddings: false };
+      const head = randomWeights({ ...config, n_layer: 1 }, 99, 0.5).get('transformer.wte.weight')!;
+      const withHead: Weights = new Map([...weights, ['lm_head.weight', head]]);
+      const s = await session(buildGpt2Graph(untied, withHead, { numLogitsToKeep: false }));
+      const ids = [5, 17, 301, 4000];
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: i64(ids, [1, 4]),
+        attention_mask: i64([1, 1, 1, 1], [1, 4]),
+        position_ids: i64([0, 1, 2, 3], [1, 4]),
+      };
+      for (let l = 0; l < L; l++) {
+        for (const kind of ['key', 'value'])
+          feeds[`past_key_values.${l}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [
+            1,
+            H,
+            0,
+            D,
+          ]);
+      }
+      const out = await s.run(feeds);
+      const hidden = gpt2Forward(untied, weights, ids, [0, 1, 2, 3], [1, 1, 1, 1]).hidden[3];
+      const expected = linear(hidden, head.data, undefined, config.vocab_size!);
+      assertClose(row(out.logits, [0, 3]), expected, TOL * 10, 'untied logits');
+      // The tied head over the same weights differs: the test would notice wte being used.
+      const tied = lmLogits(config, weights, hidden);
+      assert.ok(expected.some((v, i) => Math.abs(v - tied[i]) > 0.1));
+      assert.throws(
+        () => buildGpt2Graph(untied, weights),
+        /tensor lm_head\.weight is missing \(config\.json tie_word_embeddings is false\)/,
+      );
+    });
+
     it('returns only the last logits when num_logits_to_keep is 1, and all when it is 0', async () => {
       const s = await session(buildGpt2Graph(config, weights));
       const feeds: Record<string, ort.Tensor> = {
@@ -625,19 +658,33 @@ describe('GPT-2 ONNX graph builder', function () {
       return dir;
     };
 
-    it('says model.safetensors is missing', () => {
+    it('says the weights are missing, naming the files it looks for', () => {
       assert.throws(
         () => convertCheckpoint(folder('empty', config, null), path.join(tmp, 'o1')),
-        /model\.safetensors is missing/,
+        /no weights: model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/,
       );
     });
 
-    it('refuses pickled pytorch_model.bin with the safe_serialization hint', () => {
+    it('reads pytorch_model.bin with the weights-only reader: a file that is no checkpoint is refused', () => {
       const dir = folder('bin', config, null);
       fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), 'not read');
       assert.throws(
         () => convertCheckpoint(dir, path.join(tmp, 'o2')),
-        /only safetensors is supported: \.bin files are Python pickles.*safe_serialization=True/,
+        /pytorch_model\.bin: not a PyTorch checkpoint/,
+      );
+    });
+
+    it('refuses double-heads summary settings transformers gives no per-choice score for, naming key and value', () => {
+      const dh = randomModel('GPT2DoubleHeadsModel');
+      for (const summary_type of ['mean', 'last', 'first', 'attn']) {
+        assert.throws(
+          () => buildGpt2Graph({ ...dh.config, summary_type }, dh.weights),
+          new RegExp(`summary_type "${summary_type}" is not supported`),
+        );
+      }
+      assert.throws(
+        () => buildGpt2Graph({ ...dh.config, summary_activation: 'softplus9' }, dh.weights),
+        /summary_activation "softplus9" is not supported/,
       );
     });
 

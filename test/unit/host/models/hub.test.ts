@@ -2,9 +2,7 @@
 // loads through transformers.js, a safetensors-only repository is downloaded and converted, and
 // both load offline afterwards from the cache.
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { neverCancelled } from '../../../../src/host/errors';
@@ -13,42 +11,33 @@ import { ModelRegistry } from '../../../../src/host/models/registry';
 import { tagText, toSpan } from '../../../../src/host/tasks/tagging';
 import type { LoadProgress } from '../../../../src/protocol';
 import { hostSettings } from '../../../support/hostProcess';
-import { fixturesDir } from '../../../support/fixtures';
+import { startHubStandIn, type HubStandIn } from '../../../support/hubStandIn';
+import { fixturesDir, zooDir } from '../../../support/fixtures';
+import { answer } from '../../../../src/host/tasks/questionAnswering';
 
 const repos: Record<string, string> = {
   'test-org/tiny-lm-onnx': join(fixturesDir, 'gpt2-tiny-lm'),
   'test-org/tiny-ner-safetensors': join(fixturesDir, 'safetensors', 'gpt2-tiny-ner'),
+  // Only pytorch_model.bin (and expected.json, which the host never asks for).
+  'test-org/qa-bin-only': join(zooDir, 'qa-bin-only'),
 };
 
 describe('models from the Hub (a stand-in on loopback)', function () {
   this.timeout(120_000);
-  let server: Server;
-  const requests: string[] = [];
+  let hub: HubStandIn;
+  let requests: string[] = [];
   const cacheDir = mkdtempSync(join(tmpdir(), 'gpt2-heads-hub-'));
   const previousEndpoint = process.env.HF_ENDPOINT;
 
   before(async () => {
-    server = createServer((request, response) => {
-      requests.push(request.url ?? '');
-      const match = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(
-        decodeURIComponent(request.url ?? ''),
-      );
-      const folder = match && repos[match[1]];
-      const file = folder && join(folder, match[2]);
-      if (!file || !existsSync(file) || statSync(file).isDirectory()) {
-        response.writeHead(404).end('Entry not found');
-        return;
-      }
-      response.writeHead(200, { 'content-length': statSync(file).size });
-      createReadStream(file).pipe(response);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    hub = await startHubStandIn(repos);
+    requests = hub.requests;
+    process.env.HF_ENDPOINT = hub.url;
   });
   after(async () => {
     if (previousEndpoint === undefined) delete process.env.HF_ENDPOINT;
     else process.env.HF_ENDPOINT = previousEndpoint;
-    await new Promise((resolve) => server.close(resolve));
+    await hub.close();
   });
 
   it("loads an ONNX repository through transformers.js and generates HF's greedy tokens", async () => {
@@ -99,13 +88,41 @@ describe('models from the Hub (a stand-in on loopback)', function () {
     await local.dispose();
   });
 
-  it('loads both repositories offline from the cache without a single request', async () => {
+  it('downloads a repository with only pytorch_model.bin, converts it safely, and answers as transformers', async () => {
+    const registry = new ModelRegistry(
+      hostSettings({}, { offline: false, cacheDir, dtype: 'fp32' }),
+    );
+    const model = await registry.load('test-org/qa-bin-only');
+    assert.equal(model.info.format, 'pytorch');
+    const expected = JSON.parse(
+      readFileSync(join(repos['test-org/qa-bin-only'], 'expected.json'), 'utf8'),
+    ) as {
+      cases: {
+        question: string;
+        context: string;
+        answer: { answer: string; score: number; start_utf16: number; end_utf16: number };
+      }[];
+    };
+    for (const c of expected.cases) {
+      const [best] = await answer(model, c.question, c.context, {}, neverCancelled);
+      assert.equal(best.answer, c.answer.answer);
+      assert.equal(best.start, c.answer.start_utf16);
+      assert.equal(best.end, c.answer.end_utf16);
+      assert.ok(Math.abs(best.score - c.answer.score) <= 1e-3);
+    }
+    assert.ok(requests.some((url) => url.endsWith('/qa-bin-only/resolve/main/pytorch_model.bin')));
+    assert.ok(!requests.some((url) => url.endsWith('expected.json')));
+    await registry.dispose();
+  });
+
+  it('loads every repository offline from the cache without a single request', async () => {
     const before = requests.length;
     const registry = new ModelRegistry(
       hostSettings({}, { offline: true, cacheDir, dtype: 'fp32' }),
     );
     await registry.load('test-org/tiny-lm-onnx');
     await registry.load('test-org/tiny-ner-safetensors');
+    await registry.load('test-org/qa-bin-only');
     assert.equal(requests.length, before);
     await assert.rejects(registry.load('test-org/not-downloaded'), /gpt2Heads\.offline/);
     assert.equal(requests.length, before);
