@@ -7,6 +7,7 @@ import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context, FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
+import { SurprisalLens, type SurprisalView } from './client/surprisal';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
 
@@ -25,6 +26,11 @@ export interface Gpt2HeadsApi {
   classificationStatus(scope: 'sequence' | 'document'): string | undefined;
   /** The last inline suggestion and whether it came from the suggestion cache. */
   lastInlineSuggestion(): InlineSuggestions['lastRequest'];
+  /** What the surprisal lens shows for a document, and when that changes. */
+  surprisal(uri: vscode.Uri): SurprisalView | undefined;
+  onDidChangeSurprisal: vscode.Event<vscode.Uri>;
+  /** The perplexity status bar item's text, when the lens is on for the active editor. */
+  surprisalStatus(): string | undefined;
 }
 
 let host: HostClient | undefined;
@@ -38,7 +44,8 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const classifier = new Classifier(features);
   const inline = new InlineSuggestions(features);
   const entityTree = new EntityTree(tagger);
-  const ctx: Context = { ...features, tagger, classifier };
+  const surprisal = new SurprisalLens(features);
+  const ctx: Context = { ...features, tagger, classifier, surprisal };
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
     log,
@@ -47,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     classifier,
     inline,
     entityTree,
+    surprisal,
     ...answerDecorationTypes,
     statusItem,
     ...statusDisposables,
@@ -64,6 +72,9 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),
     classificationStatus: (scope) => classifier.statusText(scope),
     lastInlineSuggestion: () => inline.lastRequest,
+    surprisal: (uri) => surprisal.view(uri),
+    onDidChangeSurprisal: surprisal.onDidChange,
+    surprisalStatus: () => surprisal.statusText(),
   };
 }
 

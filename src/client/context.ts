@@ -1,6 +1,7 @@
 import type * as vscode from 'vscode';
 import type { HostClient } from './hostClient';
 import type { Classifier } from './classification';
+import type { SurprisalLens } from './surprisal';
 import type { Tagger } from './tagging';
 
 /** What every feature gets: the extension context, the model host and the log. */
@@ -14,4 +15,5 @@ export interface FeatureContext {
 export interface Context extends FeatureContext {
   tagger: Tagger;
   classifier: Classifier;
+  surprisal: SurprisalLens;
 }

@@ -14,6 +14,7 @@ import { generate } from './tasks/generation';
 import { chooseWithDoubleHeads, chooseWithLanguageModel } from './tasks/multipleChoice';
 import { answer as answerQuestion } from './tasks/questionAnswering';
 import { tagDocument, toSpan } from './tasks/tagging';
+import { surprisalResult } from './tasks/surprisal';
 import { ModelRegistry } from './models/registry';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -145,6 +146,12 @@ connection.onRequest(methods.choose, (params, token) =>
           ...(await chooseWithLanguageModel(model, params.context, params.options, token)),
           model: model.source,
         })),
+  ),
+);
+
+connection.onRequest(methods.surprisal, (params, token) =>
+  answer(methods.surprisal.method, token, () =>
+    models().use('lm', (model) => surprisalResult(model, params, token)),
   ),
 );
 

@@ -171,7 +171,7 @@ export async function scoreContinuations(
 }
 
 /** LM logits for every position of one sequence (empty past for KV-cache graphs). */
-async function lmLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
+export async function lmLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
   const extra: Record<string, Tensor> = {};
   const { Tensor: OrtTensor } = await import('onnxruntime-node');
   if (model.session.inputNames.includes('past_key_values.0.key')) {
