@@ -7,7 +7,7 @@ import { answerDecorationTypes } from './client/questionAnswering';
 import type { Context, FeatureContext } from './client/context';
 import { HostClient, type HostState } from './client/hostClient';
 import { registerHostStatusBar } from './client/statusBar';
-import { SurprisalLens, type SurprisalView } from './client/surprisal';
+import { SurprisalLens, type RenderedLens, type SurprisalView } from './client/surprisal';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
 
@@ -29,6 +29,8 @@ export interface Gpt2HeadsApi {
   /** What the surprisal lens shows for a document, and when that changes. */
   surprisal(uri: vscode.Uri): SurprisalView | undefined;
   onDidChangeSurprisal: vscode.Event<vscode.Uri>;
+  /** The coloured ranges the lens last set on the document's editor, per step and outliers. */
+  surprisalDecorations(uri: vscode.Uri): RenderedLens | undefined;
   /** The perplexity status bar item's text, when the lens is on for the active editor. */
   surprisalStatus(): string | undefined;
 }
@@ -74,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     lastInlineSuggestion: () => inline.lastRequest,
     surprisal: (uri) => surprisal.view(uri),
     onDidChangeSurprisal: surprisal.onDidChange,
+    surprisalDecorations: (uri) => surprisal.decorations(uri),
     surprisalStatus: () => surprisal.statusText(),
   };
 }

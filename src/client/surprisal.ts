@@ -59,6 +59,12 @@ export interface SurprisalView {
   recoloured: vscode.Range[];
 }
 
+/** Ranges per colour step (weakest first) and of the outliers, as set on the editor. */
+export interface RenderedLens {
+  steps: vscode.Range[][];
+  outliers: vscode.Range[];
+}
+
 interface DocumentState {
   view?: SurprisalView;
   scope: { start: number; end: number } | undefined;
@@ -74,6 +80,8 @@ interface DocumentState {
  */
 export class SurprisalLens implements vscode.Disposable {
   private readonly documents = new Map<string, DocumentState>();
+  /** The ranges last given to each step's decoration type, by document: what the user sees. */
+  private readonly rendered = new Map<string, RenderedLens>();
   private stepTypes: vscode.TextEditorDecorationType[] = [];
   private outlierType: vscode.TextEditorDecorationType | undefined;
   private readonly status: vscode.StatusBarItem;
@@ -111,6 +119,10 @@ export class SurprisalLens implements vscode.Disposable {
 
   view(uri: vscode.Uri): SurprisalView | undefined {
     return this.documents.get(uri.toString())?.view;
+  }
+
+  decorations(uri: vscode.Uri): RenderedLens | undefined {
+    return this.rendered.get(uri.toString());
   }
 
   statusText(): string | undefined {
@@ -194,7 +206,11 @@ export class SurprisalLens implements vscode.Disposable {
       return;
     }
     const threshold = lensSettings.threshold();
-    const tokens = view.tokens.map((t) => ({ start: t.shownStart, bits: t.bits }));
+    // Tokens of only spaces or line breaks have nothing to show: they are never visited.
+    const tokens = view.tokens.map((t) => ({
+      start: t.shownStart,
+      bits: t.shownStart < t.shownEnd ? t.bits : null,
+    }));
     const index = nextSurprising(
       tokens,
       editor.document.offsetAt(editor.selection.active) - 1,
@@ -386,6 +402,7 @@ export class SurprisalLens implements vscode.Disposable {
     const thresholds = lensSettings.steps();
     const threshold = lensSettings.threshold();
     const { steps, outlier } = this.decorationTypes();
+    this.rendered.clear();
     for (const editor of vscode.window.visibleTextEditors) {
       const view = this.view(editor.document.uri);
       const byStep: vscode.Range[][] = steps.map(() => []);
@@ -398,6 +415,7 @@ export class SurprisalLens implements vscode.Disposable {
       }
       steps.forEach((type, i) => editor.setDecorations(type, byStep[i]));
       editor.setDecorations(outlier, outliers);
+      if (view) this.rendered.set(editor.document.uri.toString(), { steps: byStep, outliers });
     }
     this.renderStatus();
   }
