@@ -245,8 +245,11 @@ async function takeScreenshots(page: Page): Promise<void> {
   // The surprisal lens on the story as it was: colours, a hover's alternatives, the perplexity.
   await page.keyboard.press('Escape');
   await runCommand(page, 'GPT-2 Heads: Toggle Inline Suggestions');
-  await runCommand(page, 'File: Revert File');
   await clearNotifications(page);
+  await page.locator('.part.editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Shift+Home');
+  await page.keyboard.press('Backspace');
   const before = await decorationCount(page);
   await runCommand(page, 'GPT-2 Heads: Show Surprisal (Toggle)');
   await waitForMoreDecorations(page, before);
