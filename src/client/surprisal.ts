@@ -399,6 +399,8 @@ export class SurprisalLens implements vscode.Disposable {
   }
 
   private renderAll(): void {
+    // Nothing shown and nothing to clear: no decoration types until the lens is first used.
+    if (this.documents.size === 0 && this.rendered.size === 0) return this.renderStatus();
     const thresholds = lensSettings.steps();
     const threshold = lensSettings.threshold();
     const { steps, outlier } = this.decorationTypes();
