@@ -33,7 +33,7 @@ function int64(dims: number[], values: ArrayLike<number>): ort.Tensor {
   return new ort.Tensor('int64', BigInt64Array.from(values as ArrayLike<number>, BigInt), dims);
 }
 
-/** The LM graph on one window of ids, with an empty past, fetching only the logits. */
+/** The LM graph on one window of ids, with an empty past: the logits of every position. */
 async function rawLmForward(
   session: ort.InferenceSession,
   ids: number[],
@@ -50,7 +50,8 @@ async function rawLmForward(
         [1, n],
         ids.map((_, i) => i),
       );
-    } else feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
+    } else if (name === 'num_logits_to_keep') feeds[name] = int64([], [0]);
+    else feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, headDim]);
   }
   const started = performance.now();
   await session.run(feeds, ['logits']);

@@ -93,18 +93,15 @@ async function scoreWindow(
       topLogprobs: new Float32Array(0),
     };
   }
-  const logits = await lmLogits(model, ids);
-  const vocab = logits.length / ids.length;
+  // Logits of positions scoreFrom − 1 … the end: the left context's own predictions are not needed.
+  const logits = await lmLogits(model, ids, count + 1);
+  const vocab = logits.length / (count + 1);
   // TopK needs k ≥ 1; without alternatives the one it finds is dropped.
   const k = Math.max(topK, 1);
   const session = await scorerSession();
   const outputs = await exclusive(() =>
     session.run({
-      logits: new Tensor(
-        'float32',
-        logits.subarray((scoreFrom - 1) * vocab, (ids.length - 1) * vocab),
-        [count, vocab],
-      ),
+      logits: new Tensor('float32', logits.subarray(0, count * vocab), [count, vocab]),
       targets: int64Tensor([count, 1], ids.slice(scoreFrom)),
       k: int64Tensor([1], [k]),
     }),

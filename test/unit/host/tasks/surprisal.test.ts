@@ -119,6 +119,21 @@ describe('surprisal through the model registry', function () {
     assert.deepEqual(Array.from(after.logprobs), Array.from(fresh.logprobs));
   });
 
+  it("gives the same numbers from a safetensors checkpoint (the host's own graph keeps only the logits it needs)", async () => {
+    const checkpoint = await registry.load(join(fixturesDir, 'safetensors', 'gpt2-tiny-lm'));
+    assert.ok(checkpoint.session.inputNames.includes('num_logits_to_keep'));
+    const document = `${longText}\n\n${texts.get('emoji')}`;
+    const options = { top_k: 5, useCache: false };
+    const fromCheckpoint = await surprisalOfDocument(checkpoint, document, options, neverCancelled);
+    const fromOnnx = await surprisalOfDocument(await lm(), document, options, neverCancelled);
+    assert.ok(fromCheckpoint.windows > 2);
+    fromOnnx.logprobs.forEach((logprob, i) => {
+      const other = fromCheckpoint.logprobs[i];
+      assert.ok(Number.isNaN(logprob) ? Number.isNaN(other) : Math.abs(other - logprob) < 1e-4);
+    });
+    assert.deepEqual(Array.from(fromCheckpoint.topIds), Array.from(fromOnnx.topIds));
+  });
+
   it('says which setting to change when the model is not a language model', async () => {
     const ner = await registry.load(join(fixturesDir, 'gpt2-tiny-ner'));
     await assert.rejects(
