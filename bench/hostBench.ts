@@ -21,6 +21,7 @@ import { encode, typingEdits, type Tokenizer } from './documents';
 import { BenchHost } from './hostSession';
 import type { BenchModels } from './models';
 import { round, stat, timed, type Stat } from './stats';
+import { benchSurprisal, type SurprisalResults } from './surprisalBench';
 
 export interface Documents {
   /** Distinct ~10,000-token stretches of the corpus: [0] is "the document". */
@@ -36,6 +37,8 @@ export interface Documents {
   classify: string[];
   /** One more, tagged and then classified: the cost classification adds to tagging. */
   tagThenClassify: string;
+  /** A ~4,000-token stretch for the surprisal lens. */
+  surprisal: string;
 }
 
 export interface Reps {
@@ -66,6 +69,7 @@ export interface HostResults {
   classification?: ClassificationResults;
   qa?: QaResults;
   completion?: CompletionResults;
+  surprisal?: SurprisalResults;
 }
 
 export interface TaggingResults {
@@ -133,7 +137,7 @@ function tagParams(role: 'ner' | 'pos', text: string): TagParams {
 }
 
 /** The chunks the host's tagDocument cuts a text into (with its default left context). */
-function taggingWindows(tokenizer: Tokenizer, text: string, maxLength: number) {
+export function taggingWindows(tokenizer: Tokenizer, text: string, maxLength: number) {
   const ids = encode(tokenizer, text);
   const endsLine = ids.map((id) => tokenizer.decode([id]).endsWith('\n'));
   return documentChunks(
@@ -237,6 +241,16 @@ export async function benchHost(options: {
 
     // Completion first: the budget then cuts the long document runs, not the one fp32 figure.
     results.completion = await benchCompletion(host, options, log);
+    results.surprisal = await benchSurprisal(
+      host,
+      {
+        ...options,
+        text: options.docs.surprisal,
+        typed: options.docs.typed,
+        edits: options.reps.edits,
+      },
+      log,
+    );
     results.ner = await benchTagging(host, options, log);
     results.classification = await benchClassification(host, options, log);
     if (results.ner && results.classification) {

@@ -90,6 +90,20 @@ const ROWS: Row[] = [
   ],
   ['… decode per token', (h) => h.completion && median(h.completion.decodeMsPerToken)],
   [
+    'Surprisal lens, 4k-token document, cold (log-softmax and top 5 of every token)',
+    (h) =>
+      h.surprisal &&
+      `${median(h.surprisal.cold)}; ${h.surprisal.windows} windows, ${h.surprisal.tokens} tokens; ` +
+        `${x(h.surprisal.coldToRaw)} the raw LM forward of the same windows (${ms(h.surprisal.rawLmMs)}; goal ≤ 1.1×)`,
+  ],
+  [
+    'Surprisal after a one-character edit in the middle',
+    (h) =>
+      h.surprisal &&
+      `${median(h.surprisal.edit)}; windows re-run ${h.surprisal.editWindowsRerun.join(',')}; ` +
+        `${h.surprisal.editWindowsWorth.toFixed(2)} full windows' worth of the raw LM (${ms(h.surprisal.rawFullWindowMs)}; goal ≤ 1.5)`,
+  ],
+  [
     'Host RSS: idle / NER loaded / all five loaded / peak (status) / peak (kernel VmHWM)',
     (h) =>
       [

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     typed: ' indeed',
     classify: Array.from({ length: 3 }, () => corpus.take(10_000)),
     tagThenClassify: corpus.take(10_000),
+    surprisal: corpus.take(4_000),
   };
   log(`corpus: ${corpus.ids.length} tokens; documents of ~10,000, 5,000 and 1,000 tokens cut`);
 

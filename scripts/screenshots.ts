@@ -52,6 +52,9 @@ const lookSettings = {
   'gpt2Heads.inline.maxNewTokens': 8,
   // Whole words: random weights split words between labels with "simple".
   'gpt2Heads.tagging.aggregationStrategy': 'first',
+  // The test LM's random weights put every token near 16 bits: steps over its range.
+  'gpt2Heads.surprisal.colorSteps': [15, 16, 17, 18, 19],
+  'gpt2Heads.surprisal.threshold': 19,
 };
 
 async function renderIcon(): Promise<void> {
@@ -238,6 +241,41 @@ async function takeScreenshots(page: Page): Promise<void> {
     .waitFor({ state: 'visible', timeout: 60_000 });
   await page.waitForTimeout(300);
   await save(page, 'inline', await editorTextBox(page));
+
+  // The surprisal lens on the story as it was: colours, a hover's alternatives, the perplexity.
+  await page.keyboard.press('Escape');
+  await runCommand(page, 'GPT-2 Heads: Toggle Inline Suggestions');
+  await clearNotifications(page);
+  await page.locator('.part.editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Shift+Home');
+  await page.keyboard.press('Backspace');
+  const before = await decorationCount(page);
+  await runCommand(page, 'GPT-2 Heads: Show Surprisal (Toggle)');
+  await waitForMoreDecorations(page, before);
+  await clearNotifications(page);
+  await page
+    .locator('.statusbar-item', { hasText: 'bits/token' })
+    .waitFor({ state: 'visible', timeout: 60_000 });
+  const token = await page
+    .locator('.part.editor .view-overlays [class*="ced-"]')
+    .nth(20)
+    .boundingBox();
+  if (!token) throw new Error('no coloured token to hover');
+  await page.mouse.move(token.x + token.width / 2, token.y + token.height / 2);
+  await page
+    .locator('.monaco-hover:not(.hidden)', { hasText: 'bits of surprisal' })
+    .first()
+    .waitFor({ state: 'visible', timeout: 10_000 });
+  await page.waitForTimeout(300);
+  const bar = (await page.locator('.part.statusbar').boundingBox())!;
+  const text = await editorTextBox(page);
+  await save(page, 'surprisal', {
+    x: text.x,
+    y: text.y,
+    width: bar.width - text.x,
+    height: bar.y + bar.height - text.y,
+  });
 }
 
 function linkExtension(extensionsDir: string): void {

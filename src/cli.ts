@@ -24,6 +24,7 @@ import { hiddenStates } from './host/tasks/features';
 import { makeRandomModel } from './host/convert/maker';
 import { chooseRequest } from './host/tasks/multipleChoice';
 import { ARCHITECTURES } from './host/convert/gpt2Config';
+import { perplexityReport } from './host/tasks/surprisal';
 import { answer } from './host/tasks/questionAnswering';
 import { toPipelineOutput } from './heads/questionAnswering';
 import { optionAsContinuation, parseChoices } from './text/choices';
@@ -286,6 +287,30 @@ const tasks: Record<string, Task> = {
           ),
         );
       else for (const { option, score } of byOption) io.out(`${score.toFixed(4)}\t${option}`);
+    },
+  },
+  perplexity: {
+    summary:
+      "Perplexity and each token's log-probability under the LM; --stride N: HF's sliding windows.",
+    options: { stride: { type: 'string' }, 'top-k': { type: 'string' } },
+    async run(values, io) {
+      const model = await loadModel(values);
+      const report = await perplexityReport(
+        model,
+        readInput(values),
+        { stride: numberOption(values, 'stride'), top_k: numberOption(values, 'top-k') },
+        neverCancelled,
+      );
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else {
+        for (const t of report.tokens) {
+          const bits = t.logprob === null ? '' : (-t.logprob / Math.LN2).toFixed(2);
+          io.out(`${t.start}-${t.end}\t${bits}\t${JSON.stringify(t.text)}`);
+        }
+        io.out(
+          `perplexity ${report.perplexity?.toFixed(4)}, mean NLL ${report.mean_nll?.toFixed(4)}`,
+        );
+      }
     },
   },
   'feature-extraction': {

@@ -11,6 +11,7 @@ import { forgetClosedDocuments, shownDecorations } from './client/shownDecoratio
 import { FirstUse, type ConsentAnswer, type ConsentQuestion } from './client/firstUse';
 import { registerHostStatusBar } from './client/statusBar';
 import { registerEndpointStatusBar } from './client/endpointStatus';
+import { SurprisalLens, type RenderedLens, type SurprisalView } from './client/surprisal';
 import { Tagger, type DocumentSpan } from './client/tagging';
 import type { TaggingRole } from './protocol';
 
@@ -35,6 +36,13 @@ export interface Gpt2HeadsApi {
   answerDownloadQuestions(
     answer: (question: ConsentQuestion) => Thenable<ConsentAnswer | undefined>,
   ): void;
+  /** What the surprisal lens shows for a document, and when that changes. */
+  surprisal(uri: vscode.Uri): SurprisalView | undefined;
+  onDidChangeSurprisal: vscode.Event<vscode.Uri>;
+  /** The coloured ranges the lens last set on the document's editor, per step and outliers. */
+  surprisalDecorations(uri: vscode.Uri): RenderedLens | undefined;
+  /** The perplexity status bar item's text, when the lens is on for the active editor. */
+  surprisalStatus(): string | undefined;
 }
 
 let host: HostClient | undefined;
@@ -50,7 +58,8 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const classifier = new Classifier(features);
   const inline = new InlineSuggestions(features);
   const entityTree = new EntityTree(tagger);
-  const ctx: Context = { ...features, tagger, classifier };
+  const surprisal = new SurprisalLens(features);
+  const ctx: Context = { ...features, tagger, classifier, surprisal };
   const [statusItem, ...statusDisposables] = registerHostStatusBar(host);
   context.subscriptions.push(
     log,
@@ -60,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     classifier,
     inline,
     entityTree,
+    surprisal,
     ...answerDecorationTypes,
     ...choiceDisposables,
     forgetClosedDocuments,
@@ -82,6 +92,10 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     lastInlineSuggestion: () => inline.lastRequest,
     shownDecorations,
     answerDownloadQuestions: (answer) => (firstUse.prompt = answer),
+    surprisal: (uri) => surprisal.view(uri),
+    onDidChangeSurprisal: surprisal.onDidChange,
+    surprisalDecorations: (uri) => surprisal.decorations(uri),
+    surprisalStatus: () => surprisal.statusText(),
   };
 }
 

@@ -363,6 +363,32 @@ export interface ChooseResult {
   model: string;
 }
 
+export interface SurprisalParams {
+  /** The document, for the log; the host caches windows by their content. */
+  uri: string;
+  text: string;
+  /** Alternatives to return per token (default 5). */
+  top_k?: number;
+  /** Left-context tokens per window (default: an eighth of the model's context). */
+  leftContextTokens?: number;
+}
+
+/** Per token of the text, in order; offsets in UTF-16 units of the text sent. */
+export interface SurprisalResult {
+  offsets: [start: number, end: number][];
+  /** ln p(token | the tokens before it); null for the first token (nothing predicts it). */
+  logprobs: (number | null)[];
+  /** The model's top_k tokens at each position, best first, as [text, logprob]. */
+  alternatives: [token: string, logprob: number][][];
+  mean_nll: number | null;
+  perplexity: number | null;
+  model: string;
+  windows: number;
+  cachedWindows: number;
+  /** UTF-16 ranges of the tokens whose windows ran for this request; the rest were cached. */
+  recomputed: [start: number, end: number][];
+}
+
 export const methods = {
   /** client → host: the settings changed (also sent right after start). */
   configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
@@ -386,6 +412,8 @@ export const methods = {
   serverStatus: new NotificationType<ServerStatus>('gpt2Heads/serverStatus'),
   /** client → host: stop loading or downloading this source. */
   cancelLoad: new NotificationType<{ source: string }>('gpt2Heads/cancelLoad'),
+  /** client → host: each token's log-probability under the LM, with alternatives (surprisal lens). */
+  surprisal: new RequestType<SurprisalParams, SurprisalResult, ErrorData>('gpt2Heads/surprisal'),
 };
 
 /** Error codes the host puts on failed requests, so the client can offer the right action. */

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import type { FeatureContext } from './context';
 import type { Tagger } from './tagging';
+import type { SurprisalLens } from './surprisal';
 import { continueText, summarizeSelection, transformSelection } from './generation';
 import { toggleInlineSuggestions } from './inlineCompletions';
 import { chooseModelFolder, openWalkthroughSample, walkthroughSampleEnd } from './walkthrough';
@@ -17,6 +18,7 @@ import { goToEntity, revealSpan } from './entityTree';
 export interface Context extends FeatureContext {
   tagger: Tagger;
   classifier: Classifier;
+  surprisal: SurprisalLens;
 }
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
@@ -67,6 +69,8 @@ const commands: Record<string, Command> = {
   'gpt2Heads.askQuestion': (ctx, args) => askQuestion(ctx, (args ?? {}) as AskArguments),
   'gpt2Heads.chooseBestOption': (ctx) => chooseBestOption(ctx),
   'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
+  'gpt2Heads.toggleSurprisal': (ctx) => ctx.surprisal.toggle(),
+  'gpt2Heads.nextSurprisingToken': (ctx) => ctx.surprisal.goToNextSurprisingToken(),
   'gpt2Heads.revealSpan': (_ctx, uri, start, end) =>
     revealSpan(uri as vscode.Uri, Number(start), Number(end)),
 };

@@ -24,6 +24,7 @@ import { generate } from './tasks/generation';
 import { chooseRequest } from './tasks/multipleChoice';
 import { answerRequest } from './tasks/questionAnswering';
 import { tagRequest } from './tasks/tagging';
+import { surprisalResult } from './tasks/surprisal';
 import { ModelRegistry } from './models/registry';
 import { withEndpointHealth } from './models/remote/remoteModel';
 
@@ -203,6 +204,12 @@ connection.onRequest(methods.choose, (params, token) =>
           chooseRequest(model, params, token, 'double-heads'),
         )
       : models().use('lm', (model) => chooseRequest(model, params, token, 'language-model')),
+  ),
+);
+
+connection.onRequest(methods.surprisal, (params, token) =>
+  answer(methods.surprisal.method, token, () =>
+    models().use('lm', (model) => surprisalResult(model, params, token)),
   ),
 );
 

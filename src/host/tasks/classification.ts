@@ -13,7 +13,7 @@ import { errorCodes, type ClassifyParams, type ClassifyResult } from '../../prot
 import { cacheBudgets, cachePerOwner } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
-import { emptyPastKeyValues, labelLogits } from '../tensors';
+import { emptyPastKeyValues, int64Tensor, labelLogits } from '../tensors';
 import { scoreRemote } from '../models/remote/openaiCompletions';
 import { completionsFor } from '../models/remote/remoteModel';
 import { encode, requireArchitecture, runPadded } from './run';
@@ -165,16 +165,28 @@ export async function scoreContinuations(
   return scores;
 }
 
-/** LM logits for every position of one sequence (empty past for KV-cache graphs). */
-async function lmLogits(model: LoadedModel, ids: readonly number[]): Promise<Float32Array> {
-  const extra = model.session.inputNames.includes('past_key_values.0.key')
+/**
+ * LM logits of one sequence (empty past for KV-cache graphs): every position, or with `keep` > 0
+ * the last `keep` positions (graphs with num_logits_to_keep then skip the others' LM head).
+ */
+export async function lmLogits(
+  model: LoadedModel,
+  ids: readonly number[],
+  keep = 0,
+): Promise<Float32Array> {
+  const extra: Record<string, Tensor> = model.session.inputNames.includes('past_key_values.0.key')
     ? emptyPastKeyValues(model.config)
     : {};
+  if (model.session.inputNames.includes('num_logits_to_keep')) {
+    extra.num_logits_to_keep = int64Tensor([], [keep]);
+  }
   const outputs = await runPadded(model, [ids], extra, ['logits']);
   const logits = outputs.logits as Tensor | undefined;
   if (!logits)
     throw new HostError(`"${model.source}" has no "logits" output: it is not a language model.`);
-  return logits.data as Float32Array;
+  const [, positions, vocab] = logits.dims;
+  const data = logits.data as Float32Array;
+  return keep > 0 && positions > keep ? data.subarray((positions - keep) * vocab) : data;
 }
 
 /**
