@@ -3,6 +3,7 @@ import { targetEditor } from './editors';
 import { methods, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
+import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, showError } from './errors';
 import { modelSource, servesLanguage, settings } from './settings';
 
@@ -267,7 +268,9 @@ export class Classifier implements vscode.Disposable {
 }
 
 function describe(result: ClassifyResult): string {
-  const how = result.zeroShot ? 'zero-shot with the language model' : result.model;
+  const how = result.zeroShot
+    ? 'zero-shot with the language model'
+    : modelDisplayName(result.model);
   const windows = `${result.windows} window${result.windows === 1 ? '' : 's'} read, ${result.tokens} tokens`;
   return `${how}, ${windows}`;
 }

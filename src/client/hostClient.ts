@@ -19,6 +19,7 @@ import type {
 } from 'vscode-languageserver-protocol';
 import { errorCodes, methods, type LoadProgress } from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
+import { modelDisplayName } from '../text/modelName';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 
@@ -284,7 +285,7 @@ export class HostClient implements vscode.Disposable {
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `GPT-2 Heads: loading ${first.source}`,
+        title: `GPT-2 Heads: loading ${modelDisplayName(first.source)}`,
         cancellable: true,
       },
       (reporter, token) =>

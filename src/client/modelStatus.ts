@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { methods, type HostStatus, type ModelInfo } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
+import { modelDisplayName } from '../text/modelName';
 
 function megabytes(bytes: number | undefined): string | undefined {
   return bytes === undefined ? undefined : `${(bytes / 1e6).toFixed(1)} MB`;
@@ -22,8 +23,14 @@ function describe(model: ModelInfo): vscode.QuickPickItem {
   ].filter(Boolean);
   const labels = model.labels?.length ? `labels: ${model.labels.join(', ')}` : '';
   return {
-    label: `${model.state === 'ready' ? '$(check)' : model.state === 'error' ? '$(error)' : '$(loading~spin)'} ${model.source}`,
-    description: model.roles.length ? `used for ${model.roles.join(', ')}` : 'not in use',
+    label: `${model.state === 'ready' ? '$(check)' : model.state === 'error' ? '$(error)' : '$(loading~spin)'} ${modelDisplayName(model.source)}`,
+    // The full path only here: hovers and the status bar name a folder by its own name.
+    description: [
+      model.roles.length ? `used for ${model.roles.join(', ')}` : 'not in use',
+      modelDisplayName(model.source) === model.source ? undefined : model.source,
+    ]
+      .filter(Boolean)
+      .join(' · '),
     detail: model.error ?? [facts.join(' · '), labels].filter(Boolean).join(' — '),
   };
 }

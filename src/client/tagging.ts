@@ -3,6 +3,7 @@ import { targetEditor } from './editors';
 import { methods, type TaggedSpan, type TaggingRole, type TagResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
+import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, showError } from './errors';
 import { servesLanguage, settings } from './settings';
 
@@ -324,7 +325,7 @@ export class Tagger implements vscode.Disposable {
       markdown.appendMarkdown(
         `**${escapeMarkdown(describeLabel(span.label))}** · ${kind} · score ${span.score.toFixed(3)}  \n`,
       );
-      markdown.appendMarkdown(`model: ${escapeMarkdown(model)}\n\n`);
+      markdown.appendMarkdown(`model: ${escapeMarkdown(modelDisplayName(model))}\n\n`);
     }
     return new vscode.Hover(markdown, hits[0].range);
   }
