@@ -5,17 +5,28 @@
 //
 //   node out/scripts/demo.js --warm '<HostSettings JSON>'   (run by `npm start`, see warmDemoModels)
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeHeadsOnOneBackbone, type HeadOnBackbone } from '../src/host/convert/maker';
 import type { ModelRegistry as Registry } from '../src/host/models/registry';
 import type { HostSettings } from '../src/protocol';
-import { repoRoot, userSettings, type ModelFolders } from '../test/vscode/harness';
+import {
+  prepareProfile,
+  repoRoot,
+  startCodeServer,
+  userSettings,
+  type CodeServer,
+  type ModelFolders,
+  type Profile,
+} from '../test/vscode/harness';
 
 export const demoModelsDir = join(repoRoot, '.cache', 'demo-models');
 
 /** Converted graphs (the shared heads' graph, the LM's and the double heads') live here. */
 export const demoCacheDir = join(demoModelsDir, 'cache');
+
+/** The document the demo opens, relative to the sample workspace. */
+export const demoDocument = 'story.txt';
 
 // Bump when the folders change: an older set is then made again.
 const LAYOUT = 'heads-on-one-backbone 1';
@@ -84,8 +95,10 @@ export function demoSettings(models: ModelFolders): Record<string, unknown> {
     'gpt2Heads.tagging.auto': true,
     // Whole words: random weights split words between labels with "simple".
     'gpt2Heads.tagging.aggregationStrategy': 'first',
-    // The labels drawn after the spans need room beside the walkthrough.
-    'editor.wordWrap': 'on',
+    // Lines short enough to leave room, beside the walkthrough, for the labels drawn after the
+    // spans (they take no part in wrapping).
+    'editor.wordWrap': 'wordWrapColumn',
+    'editor.wordWrapColumn': 36,
   };
 }
 
@@ -115,6 +128,60 @@ export async function warmDemoModels(models: ModelFolders): Promise<void> {
   });
   writeFileSync(marker, identity);
   log(`demo models ready in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/**
+ * Installs the repo as a regular extension by linking it into the extensions folder
+ * under the folder name VS Code would give it. Unlike an extension development host
+ * this needs no special URL; VS Code loads package.json and dist/ from the link.
+ */
+export function linkExtension(extensionsDir: string): string {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  const id = `${manifest.publisher}.${manifest.name}`;
+  symlinkSync(repoRoot, join(extensionsDir, `${id}-${manifest.version}`), 'dir');
+  return id;
+}
+
+/**
+ * The workbench with the sample folder and the story open: the workbench reads files to open
+ * from its `payload` query parameter, as `code-server FILE` does for a running instance.
+ */
+export function demoUrl(baseUrl: string, profile: Profile): string {
+  const file = `vscode-remote://${new URL(baseUrl).host}${join(profile.workspace, demoDocument)}`;
+  const query = new URLSearchParams({
+    folder: profile.workspace,
+    payload: JSON.stringify([['openFile', file]]),
+  });
+  return `${baseUrl}/?${query.toString()}`;
+}
+
+export interface DemoServer {
+  server: CodeServer;
+  profile: Profile;
+  extensionId: string;
+  url: string;
+}
+
+/**
+ * What `npm start` runs: the demo models made and converted once, a fresh profile in
+ * `profileRoot` with the demo settings (plus `extraSettings`), and code-server on `port`.
+ */
+export async function startDemoServer(
+  profileRoot: string,
+  port: number,
+  extraSettings: Record<string, unknown> = {},
+): Promise<DemoServer> {
+  const models = demoModels();
+  await warmDemoModels(models);
+  const profile = prepareProfile(profileRoot, { ...demoSettings(models), ...extraSettings });
+  const extensionId = linkExtension(profile.extensionsDir);
+  const server = await startCodeServer(profile, {
+    port,
+    offline: true,
+    // The extension opens the walkthrough beside the story once (src/client/demo.ts).
+    env: { GPT2_HEADS_DEMO: '1' },
+  });
+  return { server, profile, extensionId, url: demoUrl(server.baseUrl, profile) };
 }
 
 async function warmInThisProcess(settings: HostSettings): Promise<void> {

@@ -1,10 +1,11 @@
 // `npm run screenshots`: the README's pictures, taken from a real VS Code (code-server in
-// headless Chromium) running this repository's extension on the fixture models in
-// ../shared/fixtures. Their weights are random: labels, answers and scores mean nothing.
+// headless Chromium) running this repository's extension: first what `npm start` opens (the demo
+// models), then each feature on the fixture models in ../shared/fixtures. All their weights are
+// random: labels, answers and scores mean nothing.
 //
 //   npm run screenshots                      media/screenshots/*.png
 //   node out/scripts/screenshots.js --icon   also renders media/icon.svg to media/icon.png
-import { readFileSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
+import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import {
@@ -19,6 +20,8 @@ import {
   type CodeServer,
   type Workbench,
 } from '../test/vscode/harness';
+import { waitForFirstView } from '../test/vscode/firstView';
+import { linkExtension, startDemoServer, type DemoServer } from './demo';
 
 // The page.evaluate bodies run in the browser; the project compiles without the DOM library.
 interface BrowserElement {
@@ -240,18 +243,34 @@ async function takeScreenshots(page: Page): Promise<void> {
   await save(page, 'inline', await editorTextBox(page));
 }
 
-function linkExtension(extensionsDir: string): void {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-  symlinkSync(
-    repoRoot,
-    join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`),
-    'dir',
-  );
+/**
+ * What a new user sees first: the page `npm start` opens, set up by the same code
+ * (scripts/demo.ts), with the demo models. Taken once the story is tagged and classified.
+ */
+async function takeStartView(): Promise<void> {
+  let demo: DemoServer | undefined;
+  let workbench: Workbench | undefined;
+  try {
+    demo = await startDemoServer(join(repoRoot, '.cache', 'screenshots-start'), await freePort(), {
+      'workbench.colorTheme': lookSettings['workbench.colorTheme'],
+    });
+    workbench = await launchBrowser(demo.profile);
+    await workbench.page.setViewportSize({ width: 1200, height: 680 });
+    await workbench.page.goto(demo.url);
+    await waitForFirstView(workbench.page, Date.now(), 120_000);
+    await clearNotifications(workbench.page);
+    await workbench.page.mouse.move(0, 0);
+    await workbench.page.waitForTimeout(500);
+    await save(workbench.page, 'start', { x: 0, y: 0, width: 1200, height: 680 });
+  } finally {
+    await Promise.all([demo?.server.stop(), workbench?.close()]);
+  }
 }
 
 async function main(): Promise<void> {
   if (process.argv.includes('--icon')) await renderIcon();
   mkdirSync(screenshotsDir, { recursive: true });
+  await takeStartView();
   const profile = prepareProfile(join(repoRoot, '.cache', 'screenshots'), {
     ...userSettings(testModels()),
     ...lookSettings,

@@ -5,20 +5,10 @@
 //   npm start
 //   PORT=9000 npm start
 //   GPT2_HEADS_DEMO_DIR=/tmp/demo npm start   another scratch profile (the tests use one)
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  freePort,
-  portInUse,
-  prepareProfile,
-  repoRoot,
-  startCodeServer,
-  type Profile,
-} from '../test/vscode/harness';
-import { demoModels, demoSettings, warmDemoModels } from './demo';
-
-/** The document the demo opens, relative to the sample workspace. */
-export const demoDocument = 'story.txt';
+import { freePort, portInUse, repoRoot } from '../test/vscode/harness';
+import { startDemoServer } from './demo';
 
 /** Printed once the page can be opened: the test of `npm start` checks each of them. */
 export const thingsToTry = [
@@ -35,31 +25,6 @@ async function demoPort(): Promise<number> {
   const port = await freePort();
   console.log(`[start] port ${wanted} is busy, using ${port}`);
   return port;
-}
-
-/**
- * Installs the repo as a regular extension by linking it into the extensions folder
- * under the folder name VS Code would give it. Unlike an extension development host
- * this needs no special URL; VS Code loads package.json and dist/ from the link.
- */
-function linkExtension(extensionsDir: string): string {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-  const id = `${manifest.publisher}.${manifest.name}`;
-  symlinkSync(repoRoot, join(extensionsDir, `${id}-${manifest.version}`), 'dir');
-  return id;
-}
-
-/**
- * The workbench with the sample folder and the story open: the workbench reads files to open
- * from its `payload` query parameter, as `code-server FILE` does for a running instance.
- */
-export function demoUrl(baseUrl: string, profile: Profile): string {
-  const file = `vscode-remote://${new URL(baseUrl).host}${join(profile.workspace, demoDocument)}`;
-  const query = new URLSearchParams({
-    folder: profile.workspace,
-    payload: JSON.stringify([['openFile', file]]),
-  });
-  return `${baseUrl}/?${query.toString()}`;
 }
 
 function printWelcome(url: string, port: number): void {
@@ -90,20 +55,11 @@ async function main(): Promise<void> {
   const entry = join(repoRoot, 'dist', 'extension.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`node esbuild.mjs\` first`);
 
-  const models = demoModels();
-  await warmDemoModels(models);
-  const profile = prepareProfile(
-    process.env.GPT2_HEADS_DEMO_DIR ?? join(repoRoot, '.cache', 'demo'),
-    demoSettings(models),
-  );
-  const id = linkExtension(profile.extensionsDir);
   const port = await demoPort();
-  const server = await startCodeServer(profile, {
+  const { server, profile, extensionId, url } = await startDemoServer(
+    process.env.GPT2_HEADS_DEMO_DIR ?? join(repoRoot, '.cache', 'demo'),
     port,
-    offline: true,
-    // The extension opens the walkthrough beside the story once (src/client/demo.ts).
-    env: { GPT2_HEADS_DEMO: '1' },
-  });
+  );
 
   const stop = (signal: NodeJS.Signals) => {
     console.log(`\n[start] ${signal}: stopping code-server`);
@@ -112,11 +68,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 
-  console.log(`[start] ${id} from ${repoRoot}`);
+  console.log(`[start] ${extensionId} from ${repoRoot}`);
   console.log(`[start] sample documents (a fresh copy each start): ${profile.workspace}`);
   console.log(`[start] settings: ${join(profile.userDataDir, 'User', 'settings.json')}`);
   console.log(`[start] code-server log: ${server.logFile}`);
-  printWelcome(demoUrl(server.baseUrl, profile), port);
+  printWelcome(url, port);
 
   const code = await server.exited;
   await server.stop();

@@ -13,21 +13,14 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { freePort, launchBrowser, portInUse, repoRoot, tail, type Workbench } from './harness';
 import { thingsToTry } from '../../scripts/start';
+import { waitForFirstView } from './firstView';
 
-// The page's own load takes a few seconds; this is from there to the story tagged and classified.
-const firstViewMs = Number(process.env.GPT2_HEADS_FIRST_VIEW_MS ?? 30_000);
+// From the page's load event to the story tagged and classified: about 10 s on an idle 2-core
+// machine (the extension host starts, then the model host loads the shared heads); the bound
+// leaves room for a machine busy with other test runs.
+const firstViewMs = Number(process.env.GPT2_HEADS_FIRST_VIEW_MS ?? 60_000);
 // The first start on a fresh clone installs code-server and makes and converts the demo models.
 const startTimeoutMs = 15 * 60_000;
-
-// The page.evaluate bodies run in the browser; the project compiles without the DOM library.
-interface BrowserElement {
-  textContent: string | null;
-  classList: { contains(name: string): boolean };
-  querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
-}
-declare const document: {
-  querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
-};
 
 const root = join(repoRoot, '.cache', 'start-test');
 let child: ChildProcess | undefined;
@@ -65,49 +58,6 @@ function startDemo(port: number): Promise<string> {
       reject(new Error(`npm start exited early (exit code ${code})`));
     });
   });
-}
-
-interface FirstView {
-  tabs: string[];
-  activeTab: string;
-  decorations: number;
-  labels: string[];
-}
-
-function firstView(page: Page): Promise<FirstView> {
-  return page.evaluate(() => {
-    const tabs = [...document.querySelectorAll('.tab')];
-    return {
-      tabs: tabs.map((tab) => (tab.textContent ?? '').trim()),
-      activeTab: (tabs.find((tab) => tab.classList.contains('active'))?.textContent ?? '').trim(),
-      decorations: [...document.querySelectorAll('.part.editor .editor-instance')]
-        .slice(0, 1)
-        .flatMap((editor) => [...editor.querySelectorAll('[class*="ced-"]')]).length,
-      labels: [...document.querySelectorAll('.statusbar-item')]
-        .map((item) => (item.textContent ?? '').trim())
-        .filter((text) => /^(POSITIVE|NEGATIVE) \d\.\d\d$/.test(text)),
-    };
-  });
-}
-
-async function waitForFirstView(page: Page, loaded: number): Promise<FirstView> {
-  let view: FirstView | undefined;
-  while (Date.now() - loaded < firstViewMs) {
-    view = await firstView(page);
-    if (
-      view.activeTab.startsWith('story.txt') &&
-      view.decorations > 0 &&
-      view.labels.length >= 2 &&
-      view.tabs.some((tab) => tab.startsWith('Walkthrough: GPT-2 Heads'))
-    ) {
-      return view;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(
-    `within ${firstViewMs / 1000} s of the page loading, expected story.txt active and tagged, ` +
-      `two labels in the status bar and the walkthrough open; saw ${JSON.stringify(view)}`,
-  );
 }
 
 /** Hovers the first tagged span of the story and returns the hover's text. */
@@ -161,7 +111,7 @@ async function run(): Promise<void> {
   const { page } = workbench;
   await page.goto(url);
   const loaded = Date.now();
-  const view = await waitForFirstView(page, loaded);
+  const view = await waitForFirstView(page, loaded, firstViewMs);
   console.log(
     `[start-test] story open, ${view.decorations} tagged spans, labels ${view.labels.join(' / ')}, ` +
       `walkthrough beside it: ${((Date.now() - loaded) / 1000).toFixed(1)} s after the page loaded`,
