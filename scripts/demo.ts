@@ -98,7 +98,8 @@ export function demoSettings(models: ModelFolders): Record<string, unknown> {
     // Lines short enough to leave room, beside the walkthrough, for the labels drawn after the
     // spans (they take no part in wrapping).
     'editor.wordWrap': 'wordWrapColumn',
-    'editor.wordWrapColumn': 36,
+    'editor.wordWrapColumn': 34,
+    'editor.minimap.enabled': false,
   };
 }
 

@@ -34,6 +34,8 @@ declare const document: {
 
 const screenshotsDir = join(repoRoot, 'media', 'screenshots');
 const maxBytes = 150 * 1024;
+// The first view shows the whole workbench, not a clip of the editor.
+const maxBytesWholeWorkbench = 200 * 1024;
 
 // A plain, narrow editor: the pictures show the text and what the heads put on it.
 const lookSettings = {
@@ -152,12 +154,12 @@ async function editorTextBox(page: Page): Promise<Box> {
   });
 }
 
-async function save(page: Page, name: string, clip: Box): Promise<void> {
+async function save(page: Page, name: string, clip: Box, limit = maxBytes): Promise<void> {
   const path = join(screenshotsDir, `${name}.png`);
   await page.screenshot({ path, clip });
   const bytes = statSync(path).size;
   console.log(`[screenshots] ${relative(repoRoot, path)} (${Math.round(bytes / 1024)} KB)`);
-  if (bytes > maxBytes) throw new Error(`${name}.png is over ${maxBytes / 1024} KB`);
+  if (bytes > limit) throw new Error(`${name}.png is over ${limit / 1024} KB`);
 }
 
 async function takeScreenshots(page: Page): Promise<void> {
@@ -255,13 +257,18 @@ async function takeStartView(): Promise<void> {
       'workbench.colorTheme': lookSettings['workbench.colorTheme'],
     });
     workbench = await launchBrowser(demo.profile);
-    await workbench.page.setViewportSize({ width: 1200, height: 680 });
+    await workbench.page.setViewportSize({ width: 1024, height: 600 });
     await workbench.page.goto(demo.url);
     await waitForFirstView(workbench.page, Date.now(), 120_000);
     await clearNotifications(workbench.page);
     await workbench.page.mouse.move(0, 0);
     await workbench.page.waitForTimeout(500);
-    await save(workbench.page, 'start', { x: 0, y: 0, width: 1200, height: 680 });
+    await save(
+      workbench.page,
+      'start',
+      { x: 0, y: 0, width: 1024, height: 600 },
+      maxBytesWholeWorkbench,
+    );
   } finally {
     await Promise.all([demo?.server.stop(), workbench?.close()]);
   }
