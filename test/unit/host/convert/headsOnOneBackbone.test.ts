@@ -51,11 +51,13 @@ describe('heads made on one backbone', function () {
   });
 
   it('loads in the host as one shared graph for the heads, and the LM on its own', async () => {
+    const messages: string[] = [];
     const registry = new ModelRegistry(
       hostSettings(
         { ner: folders.ner, classification: folders.sentiment, qa: folders.qa, lm: folders.lm },
         { cacheDir: path.join(root, 'cache'), dtype: 'auto' },
       ),
+      (progress) => messages.push(progress.message),
     );
     try {
       for (const role of ['ner', 'classification', 'qa'] as const) {
@@ -73,6 +75,12 @@ describe('heads made on one backbone', function () {
         1,
         'one shared graph',
       );
+      // Local files are read, not downloaded: the progress a new user sees must not say otherwise.
+      assert.ok(
+        messages.some((message) => /^Reading /.test(message)),
+        messages.join('\n'),
+      );
+      assert.ok(!messages.some((message) => /Downloading/.test(message)), messages.join('\n'));
     } finally {
       await registry.dispose();
     }
