@@ -13,7 +13,6 @@ import { startDemoServer } from './demo';
 /** Printed once the page can be opened: the test of `npm start` checks each of them. */
 export const thingsToTry = [
   'Hover over a coloured name: its entity label, part of speech, score and model.',
-  'Select a paragraph: its label and the whole document’s are in the status bar (bottom right).',
   'F1 → "GPT-2 Heads: Ask a Question…", e.g. "Who did Ada meet at a party?": the answer is highlighted.',
   'Put the cursor after a sentence, F1 → "GPT-2 Heads: Continue Text".',
   'F1 → "GPT-2 Heads: Toggle Inline Suggestions", then type: the continuation appears as ghost text.',
@@ -35,7 +34,8 @@ function printWelcome(url: string, port: number): void {
     `    ${url}`,
     '',
     '  The sample story opens with its entities and parts of speech painted, the labels of the',
-    '  paragraph and the document in the status bar, and the walkthrough beside it. Try:',
+    '  paragraph and the document in the status bar (bottom right; select another paragraph and',
+    '  its label follows), and the walkthrough beside it. Try:',
     ...thingsToTry.map((thing) => `    • ${thing}`),
     '',
     '  The demo models are small GPT-2 heads with RANDOM weights: they load and run like real',
