@@ -1,10 +1,11 @@
 // `npm run screenshots`: the README's pictures, taken from a real VS Code (code-server in
-// headless Chromium) running this repository's extension on the fixture models in
-// ../shared/fixtures. Their weights are random: labels, answers and scores mean nothing.
+// headless Chromium) running this repository's extension: first what `npm start` opens (the demo
+// models), then each feature on the fixture models in ../shared/fixtures. All their weights are
+// random: labels, answers and scores mean nothing.
 //
 //   npm run screenshots                      media/screenshots/*.png
 //   node out/scripts/screenshots.js --icon   also renders media/icon.svg to media/icon.png
-import { readFileSync, statSync, symlinkSync, mkdirSync } from 'node:fs';
+import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import {
@@ -19,6 +20,8 @@ import {
   type CodeServer,
   type Workbench,
 } from '../test/vscode/harness';
+import { waitForFirstView } from '../test/vscode/firstView';
+import { linkExtension, startDemoServer, type DemoServer } from './demo';
 
 // The page.evaluate bodies run in the browser; the project compiles without the DOM library.
 interface BrowserElement {
@@ -31,6 +34,8 @@ declare const document: {
 
 const screenshotsDir = join(repoRoot, 'media', 'screenshots');
 const maxBytes = 150 * 1024;
+// The first view shows the whole workbench, not a clip of the editor.
+const maxBytesWholeWorkbench = 200 * 1024;
 
 // A plain, narrow editor: the pictures show the text and what the heads put on it.
 const lookSettings = {
@@ -152,12 +157,12 @@ async function editorTextBox(page: Page): Promise<Box> {
   });
 }
 
-async function save(page: Page, name: string, clip: Box): Promise<void> {
+async function save(page: Page, name: string, clip: Box, limit = maxBytes): Promise<void> {
   const path = join(screenshotsDir, `${name}.png`);
   await page.screenshot({ path, clip });
   const bytes = statSync(path).size;
   console.log(`[screenshots] ${relative(repoRoot, path)} (${Math.round(bytes / 1024)} KB)`);
-  if (bytes > maxBytes) throw new Error(`${name}.png is over ${maxBytes / 1024} KB`);
+  if (bytes > limit) throw new Error(`${name}.png is over ${limit / 1024} KB`);
 }
 
 async function takeScreenshots(page: Page): Promise<void> {
@@ -278,18 +283,39 @@ async function takeScreenshots(page: Page): Promise<void> {
   });
 }
 
-function linkExtension(extensionsDir: string): void {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-  symlinkSync(
-    repoRoot,
-    join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`),
-    'dir',
-  );
+/**
+ * What a new user sees first: the page `npm start` opens, set up by the same code
+ * (scripts/demo.ts), with the demo models. Taken once the story is tagged and classified.
+ */
+async function takeStartView(): Promise<void> {
+  let demo: DemoServer | undefined;
+  let workbench: Workbench | undefined;
+  try {
+    demo = await startDemoServer(join(repoRoot, '.cache', 'screenshots-start'), await freePort(), {
+      'workbench.colorTheme': lookSettings['workbench.colorTheme'],
+    });
+    workbench = await launchBrowser(demo.profile);
+    await workbench.page.setViewportSize({ width: 1024, height: 600 });
+    await workbench.page.goto(demo.url);
+    await waitForFirstView(workbench.page, Date.now(), 120_000);
+    await clearNotifications(workbench.page);
+    await workbench.page.mouse.move(0, 0);
+    await workbench.page.waitForTimeout(500);
+    await save(
+      workbench.page,
+      'start',
+      { x: 0, y: 0, width: 1024, height: 600 },
+      maxBytesWholeWorkbench,
+    );
+  } finally {
+    await Promise.all([demo?.server.stop(), workbench?.close()]);
+  }
 }
 
 async function main(): Promise<void> {
   if (process.argv.includes('--icon')) await renderIcon();
   mkdirSync(screenshotsDir, { recursive: true });
+  await takeStartView();
   const profile = prepareProfile(join(repoRoot, '.cache', 'screenshots'), {
     ...userSettings(testModels()),
     ...lookSettings,

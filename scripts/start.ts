@@ -1,54 +1,22 @@
-// `npm start`: a local VS Code (code-server) in the browser with this extension loaded,
-// the sample documents open and the models configured. Stays in the foreground; Ctrl-C stops it.
+// `npm start`: a local VS Code (code-server) in the browser with this extension loaded, the
+// sample story open and tagged, the walkthrough beside it and every head configured with the demo
+// models (scripts/demo.ts). Stays in the foreground; Ctrl-C stops it.
 //
 //   npm start
 //   PORT=9000 npm start
-import { makeRandomModel } from '../src/host/convert/maker';
-import type { Gpt2Architecture } from '../src/host/convert/gpt2Config';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+//   GPT2_HEADS_DEMO_DIR=/tmp/demo npm start   another scratch profile (the tests use one)
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  freePort,
-  portInUse,
-  prepareProfile,
-  repoRoot,
-  startCodeServer,
-  userSettings,
-  type ModelFolders,
-} from '../test/vscode/harness';
+import { freePort, portInUse, repoRoot } from '../test/vscode/harness';
+import { startDemoServer } from './demo';
 
-/** The model folder per head that the demo opens with. */
-const universalPosTags =
-  'ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X';
-
-/**
- * The demo's models: small GPT-2 heads with seeded random weights, made by the project's own
- * maker on first start (they load like real models but their predictions mean nothing).
- */
-export function demoModels(): ModelFolders {
-  const root = join(repoRoot, '.cache', 'demo-models');
-  const specs: Record<keyof ModelFolders, [Gpt2Architecture, string[] | undefined]> = {
-    lm: ['GPT2LMHeadModel', undefined],
-    ner: ['GPT2ForTokenClassification', undefined],
-    pos: ['GPT2ForTokenClassification', universalPosTags.split(',')],
-    classification: ['GPT2ForSequenceClassification', ['NEGATIVE', 'POSITIVE']],
-    qa: ['GPT2ForQuestionAnswering', undefined],
-    multipleChoice: ['GPT2DoubleHeadsModel', undefined],
-  };
-  const folders = {} as ModelFolders;
-  for (const [role, [architecture, labels]] of Object.entries(specs) as [
-    keyof ModelFolders,
-    [Gpt2Architecture, string[] | undefined],
-  ][]) {
-    const outDir = join(root, role);
-    if (!existsSync(join(outDir, 'onnx', 'model.onnx'))) {
-      console.log(`[start] making the demo ${role} model (random weights) in ${outDir}`);
-      makeRandomModel({ architecture, size: 'small', seed: 2024, outDir, labels, dtype: 'q8' });
-    }
-    folders[role] = outDir;
-  }
-  return folders;
-}
+/** Printed once the page can be opened: the test of `npm start` checks each of them. */
+export const thingsToTry = [
+  'Hover over a coloured name: its entity label, part of speech, score and model.',
+  'F1 → "GPT-2 Heads: Ask a Question…", e.g. "Who did Ada meet at a party?": the answer is highlighted.',
+  'Put the cursor after a sentence, F1 → "GPT-2 Heads: Continue Text".',
+  'F1 → "GPT-2 Heads: Toggle Inline Suggestions", then type: the continuation appears as ghost text.',
+];
 
 async function demoPort(): Promise<number> {
   const wanted = Number(process.env.PORT ?? 8080);
@@ -58,25 +26,40 @@ async function demoPort(): Promise<number> {
   return port;
 }
 
-/**
- * Installs the repo as a regular extension by linking it into the extensions folder
- * under the folder name VS Code would give it. Unlike an extension development host
- * this needs no special URL; VS Code loads package.json and dist/ from the link.
- */
-function linkExtension(extensionsDir: string): string {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-  const id = `${manifest.publisher}.${manifest.name}`;
-  symlinkSync(repoRoot, join(extensionsDir, `${id}-${manifest.version}`), 'dir');
-  return id;
+function printWelcome(url: string, port: number): void {
+  const lines = [
+    '',
+    `  GPT-2 Heads is running. Open this in your browser:`,
+    '',
+    `    ${url}`,
+    '',
+    '  The sample story opens with its entities and parts of speech painted, the labels of the',
+    '  paragraph and the document in the status bar (bottom right; select another paragraph and',
+    '  its label follows), and the walkthrough beside it. Try:',
+    ...thingsToTry.map((thing) => `    • ${thing}`),
+    '',
+    '  The demo models are small GPT-2 heads with RANDOM weights: they load and run like real',
+    '  models, but their labels, answers and text mean nothing. For real models, set the',
+    '  gpt2Heads.<head>.model settings (F1 → "Preferences: Open User Settings", search gpt2Heads)',
+    '  to Hugging Face Hub ids or local model folders; the walkthrough’s "Pick a model for each',
+    '  head" step links to each setting.',
+    '',
+    `  Listening on 127.0.0.1:${port} only (this machine); PORT=9000 npm start picks another port.`,
+    '  Press Ctrl-C to stop.',
+    '',
+  ];
+  console.log(lines.join('\n'));
 }
 
 async function main(): Promise<void> {
   const entry = join(repoRoot, 'dist', 'extension.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`node esbuild.mjs\` first`);
 
-  const profile = prepareProfile(join(repoRoot, '.cache', 'demo'), userSettings(demoModels()));
-  const id = linkExtension(profile.extensionsDir);
-  const server = await startCodeServer(profile, { port: await demoPort() });
+  const port = await demoPort();
+  const { server, profile, extensionId, url } = await startDemoServer(
+    process.env.GPT2_HEADS_DEMO_DIR ?? join(repoRoot, '.cache', 'demo'),
+    port,
+  );
 
   const stop = (signal: NodeJS.Signals) => {
     console.log(`\n[start] ${signal}: stopping code-server`);
@@ -85,12 +68,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 
-  console.log(`[start] ${id} from ${repoRoot}`);
+  console.log(`[start] ${extensionId} from ${repoRoot}`);
   console.log(`[start] sample documents (a fresh copy each start): ${profile.workspace}`);
   console.log(`[start] settings: ${join(profile.userDataDir, 'User', 'settings.json')}`);
   console.log(`[start] code-server log: ${server.logFile}`);
-  console.log(`\n  Open ${server.baseUrl}/?folder=${encodeURIComponent(profile.workspace)}\n`);
-  console.log('[start] press Ctrl-C to stop');
+  printWelcome(url, port);
 
   const code = await server.exited;
   await server.stop();
@@ -98,7 +80,9 @@ async function main(): Promise<void> {
   process.exit(1);
 }
 
-main().catch((error: unknown) => {
-  console.error(`[start] FAILED: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`[start] FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

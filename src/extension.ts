@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Classifier } from './client/classification';
 import { registerCommands, type Context } from './client/commands';
+import { openDemoWalkthrough } from './client/demo';
 import { EntityTree } from './client/entityTree';
 import { InlineSuggestions } from './client/inlineCompletions';
 import { answerDecorationTypes } from './client/questionAnswering';
@@ -81,6 +82,9 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
   const running = host;
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms; the model host starts on first use.`);
+  void openDemoWalkthrough(context).catch((error: unknown) =>
+    log.warn(`The walkthrough did not open: ${(error as Error).message}`),
+  );
   return {
     activationMs: () => activationMs,
     hostState: () => running.state,

@@ -3,6 +3,7 @@ import { targetEditor } from './editors';
 import { headFor, methods, taskTable, type ClassifyParams, type ClassifyResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
+import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, logFailure, showError } from './errors';
 import { confirmLargeText, countOf, windowReporter } from './largeDocument';
 import { LatestRequest } from './latestRequest';
@@ -290,7 +291,9 @@ export class Classifier implements vscode.Disposable {
 }
 
 function describe(result: ClassifyResult): string {
-  const how = result.zeroShot ? 'zero-shot with the language model' : result.model;
+  const how = result.zeroShot
+    ? 'zero-shot with the language model'
+    : modelDisplayName(result.model);
   const windows = `${countOf(result.windows, 'window')} read, ${countOf(result.tokens, 'token')}`;
   return `${how}, ${windows}`;
 }

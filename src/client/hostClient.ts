@@ -29,6 +29,7 @@ import {
 } from '../protocol';
 import { hostSettingKeys, hostSettings } from './settings';
 import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
+import { modelDisplayName } from '../text/modelName';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 
@@ -404,7 +405,7 @@ export class HostClient implements vscode.Disposable {
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `GPT-2 Heads: loading ${first.source}`,
+        title: `GPT-2 Heads: loading ${modelDisplayName(first.source)}`,
         cancellable: true,
       },
       (reporter, token) =>

@@ -10,6 +10,7 @@ import {
 import type { FeatureContext } from './context';
 import { showError } from './errors';
 import { modelSource } from './settings';
+import { modelDisplayName } from '../text/modelName';
 
 function megabytes(bytes: number | undefined): string | undefined {
   return bytes === undefined ? undefined : `${(bytes / 1e6).toFixed(1)} MB`;
@@ -122,8 +123,14 @@ function modelItem(model: ModelInfo): Action {
       : undefined,
   ].filter(Boolean);
   return {
-    label: `${stateIcon[model.state]} ${model.source}`,
-    description: model.roles.length ? `used for ${titles(model.roles)}` : 'not in use',
+    label: `${stateIcon[model.state]} ${modelDisplayName(model.source)}`,
+    // The full path only here: hovers and the status bar name a folder by its own name.
+    description: [
+      model.roles.length ? `used for ${titles(model.roles)}` : 'not in use',
+      modelDisplayName(model.source) === model.source ? undefined : model.source,
+    ]
+      .filter(Boolean)
+      .join(' · '),
     detail: model.error ?? `${summary.join(' · ')} — pick for every detail`,
     run: async () => showDetails(model),
   };

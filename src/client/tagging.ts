@@ -10,6 +10,7 @@ import {
 } from '../protocol';
 import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
+import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, logFailure, showError } from './errors';
 import { confirmLargeText, countOf, windowReporter } from './largeDocument';
 import { LatestRequest } from './latestRequest';
@@ -319,7 +320,7 @@ export class Tagger implements vscode.Disposable {
       markdown.appendMarkdown(
         `**${escapeMarkdown(describeLabel(span.label))}** · ${kind} · score ${span.score.toFixed(3)}  \n`,
       );
-      markdown.appendMarkdown(`model: ${escapeMarkdown(model)}\n\n`);
+      markdown.appendMarkdown(`model: ${escapeMarkdown(modelDisplayName(model))}\n\n`);
     }
     return new vscode.Hover(markdown, hits[0].range);
   }

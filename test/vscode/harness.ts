@@ -167,7 +167,7 @@ process.on('exit', () => {
 
 export async function startCodeServer(
   profile: Profile,
-  options: { port: number; offline?: boolean },
+  options: { port: number; offline?: boolean; env?: NodeJS.ProcessEnv },
 ): Promise<CodeServer> {
   const entry = await installCodeServer(repoRoot);
   const logFile = join(profile.root, 'code-server.log');
@@ -184,6 +184,7 @@ export async function startCodeServer(
     PASSWORD: undefined,
     // An empty gallery turns the marketplace off instead of letting it fail on every query.
     EXTENSIONS_GALLERY: options.offline ? '{}' : process.env.EXTENSIONS_GALLERY,
+    ...options.env,
   };
   const args = [
     entry,
@@ -305,7 +306,7 @@ export interface Workbench {
 }
 
 /** A headless Chromium with a fresh profile, one page, not yet navigated. */
-export async function launchBrowser(profile: Profile): Promise<Workbench> {
+export async function launchBrowser(profile: Pick<Profile, 'browserDataDir'>): Promise<Workbench> {
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(executablePath))
     throw new Error(`${executablePath} is missing: apt-get install chromium`);

@@ -152,6 +152,20 @@ export function makeConfig(
   };
 }
 
+/** Adds a tensor of normal values (mean, std) drawn from `rng` to `weights`. */
+function randomPut(weights: Weights, rng: SeededRandom) {
+  return (name: string, shape: number[], mean: number, std: number): void => {
+    weights.set(name, {
+      shape,
+      data: rng.fill(
+        shape.reduce((a, b) => a * b, 1),
+        mean,
+        std,
+      ),
+    });
+  };
+}
+
 /** Random weights for `config` with HF's names and layouts (Conv1D [in, out], nn.Linear [out, in]). */
 export function randomWeights(
   config: Gpt2Config,
@@ -164,16 +178,7 @@ export function randomWeights(
   const L = config.n_layer!;
   const inner = config.n_inner ?? 4 * E;
   const weights: Weights = new Map();
-  const put = (name: string, shape: number[], mean: number, s: number): void => {
-    weights.set(name, {
-      shape,
-      data: rng.fill(
-        shape.reduce((a, b) => a * b, 1),
-        mean,
-        s,
-      ),
-    });
-  };
+  const put = randomPut(weights, rng);
   put('transformer.wte.weight', [config.vocab_size!, E], 0, std);
   put('transformer.wpe.weight', [config.n_positions!, E], 0, std);
   // HF scales the residual projections by 1/sqrt(2 * n_layer).
@@ -195,6 +200,21 @@ export function randomWeights(
   }
   put('transformer.ln_f.weight', [E], 1, biasStd);
   put('transformer.ln_f.bias', [E], 0, biasStd);
+  for (const [name, tensor] of randomHeadWeights(config, rng, std, biasStd))
+    weights.set(name, tensor);
+  return weights;
+}
+
+/** The head's weights for `config`'s architecture (none for GPT2Model and the tied LM head). */
+function randomHeadWeights(
+  config: Gpt2Config,
+  rng: SeededRandom,
+  std: number,
+  biasStd: number,
+): Weights {
+  const E = config.n_embd!;
+  const weights: Weights = new Map();
+  const put = randomPut(weights, rng);
   const labels = Object.keys(config.id2label ?? {}).length;
   switch (config.architectures?.[0]) {
     case 'GPT2ForTokenClassification':
@@ -216,22 +236,12 @@ export function randomWeights(
   return weights;
 }
 
-/** Writes a complete random model folder (see the top of this file) and returns its config and weights. */
-export function makeRandomModel(options: MakeModelOptions): MadeModel {
-  if (!ARCHITECTURES.includes(options.architecture)) {
-    throw new Error(`makeRandomModel: unknown architecture ${options.architecture}`);
-  }
-  const labels = options.labels ?? defaultLabels(options.architecture);
-  const config = makeConfig(options.architecture, options.size, labels, options.config);
-  const weights = randomWeights(config, options.seed, options.std, options.biasStd);
-  const dir = options.outDir;
-  fs.mkdirSync(dir, { recursive: true });
+/** config.json, the tokenizer files and, for generating heads, generation_config.json. */
+function writeFolderFiles(dir: string, config: Gpt2Config): void {
   writeGpt2Config(dir, config);
   writeGpt2TokenizerFiles(dir, { modelMaxLength: config.n_positions! });
-  if (
-    options.architecture === 'GPT2LMHeadModel' ||
-    options.architecture === 'GPT2DoubleHeadsModel'
-  ) {
+  const architecture = config.architectures?.[0];
+  if (architecture === 'GPT2LMHeadModel' || architecture === 'GPT2DoubleHeadsModel') {
     const generation = {
       bos_token_id: ENDOFTEXT_ID,
       eos_token_id: ENDOFTEXT_ID,
@@ -242,10 +252,107 @@ export function makeRandomModel(options: MakeModelOptions): MadeModel {
       JSON.stringify(generation, null, 2) + '\n',
     );
   }
+}
+
+/** Writes a complete random model folder (see the top of this file) and returns its config and weights. */
+export function makeRandomModel(options: MakeModelOptions): MadeModel {
+  if (!ARCHITECTURES.includes(options.architecture)) {
+    throw new Error(`makeRandomModel: unknown architecture ${options.architecture}`);
+  }
+  const labels = options.labels ?? defaultLabels(options.architecture);
+  const config = makeConfig(options.architecture, options.size, labels, options.config);
+  const weights = randomWeights(config, options.seed, options.std, options.biasStd);
+  const dir = options.outDir;
+  fs.mkdirSync(dir, { recursive: true });
+  writeFolderFiles(dir, config);
   if (options.safetensors)
     writeSafetensors(path.join(dir, 'model.safetensors'), weights, { format: 'pt' });
   if (options.pytorch)
     writeTorchCheckpoint(path.join(dir, 'pytorch_model.bin'), weights, options.pytorch);
   writeOnnxModels(dir, config, weights, options.dtype ?? 'fp32');
   return { config, weights };
+}
+
+export interface HeadOnBackbone {
+  /** The head's folder name under `outDir`. */
+  name: string;
+  architecture: Gpt2Architecture;
+  labels?: string[];
+}
+
+/** The shard every head folder holds: the backbone, the same file in each (hard links). */
+const BACKBONE_SHARD = 'model-00001-of-00002.safetensors';
+const HEAD_SHARD = 'model-00002-of-00002.safetensors';
+
+/**
+ * Heads trained on one frozen GPT-2, as PyTorch checkpoints in Hugging Face's sharded layout: one
+ * folder per head whose first shard holds the backbone and is the same file in every folder (a
+ * hard link, so it is on disk once; a copy where the file system has no links), the second shard
+ * holds the head. Heads without weights of their own (the tied LM head) get the backbone as
+ * model.safetensors. The host finds the common backbone and runs the heads as one graph.
+ * Returns the folder of each head by name.
+ */
+export function makeHeadsOnOneBackbone(options: {
+  size: ModelSize;
+  seed: number;
+  outDir: string;
+  heads: HeadOnBackbone[];
+  std?: number;
+  biasStd?: number;
+}): Record<string, string> {
+  const std = options.std ?? 0.02;
+  const biasStd = options.biasStd ?? 0.1;
+  fs.mkdirSync(options.outDir, { recursive: true });
+  const backboneFile = path.join(options.outDir, 'backbone.safetensors');
+  const backbone = randomWeights(
+    makeConfig('GPT2Model', options.size, ['LABEL_0', 'LABEL_1']),
+    options.seed,
+    std,
+    biasStd,
+  );
+  writeSafetensors(backboneFile, backbone, { format: 'pt' });
+  const totalBackboneBytes = [...backbone.values()].reduce((n, t) => n + t.data.byteLength, 0);
+  const folders: Record<string, string> = {};
+  options.heads.forEach((head, index) => {
+    const dir = path.join(options.outDir, head.name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const labels = head.labels ?? defaultLabels(head.architecture);
+    const config = makeConfig(head.architecture, options.size, labels);
+    writeFolderFiles(dir, config);
+    const headWeights = randomHeadWeights(
+      config,
+      new SeededRandom(options.seed + 1 + index),
+      std,
+      biasStd,
+    );
+    if (headWeights.size === 0) {
+      linkOrCopy(backboneFile, path.join(dir, 'model.safetensors'));
+    } else {
+      linkOrCopy(backboneFile, path.join(dir, BACKBONE_SHARD));
+      writeSafetensors(path.join(dir, HEAD_SHARD), headWeights, { format: 'pt' });
+      const weightMap: Record<string, string> = {};
+      for (const name of [...backbone.keys()].sort()) weightMap[name] = BACKBONE_SHARD;
+      for (const name of [...headWeights.keys()].sort()) weightMap[name] = HEAD_SHARD;
+      const headBytes = [...headWeights.values()].reduce((n, t) => n + t.data.byteLength, 0);
+      fs.writeFileSync(
+        path.join(dir, 'model.safetensors.index.json'),
+        JSON.stringify(
+          { metadata: { total_size: totalBackboneBytes + headBytes }, weight_map: weightMap },
+          null,
+          2,
+        ) + '\n',
+      );
+    }
+    folders[head.name] = dir;
+  });
+  return folders;
+}
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
+  }
 }

@@ -282,7 +282,7 @@ export class ModelRegistry {
     report('Loading the tokenizer…');
     let tokenizer: PreTrainedTokenizer;
     try {
-      tokenizer = await AutoTokenizer.from_pretrained(folder, this.hubOptions(report));
+      tokenizer = await AutoTokenizer.from_pretrained(folder, this.hubOptions(report, local));
     } catch (error) {
       if (!local) throw error;
       throw new HostError(
@@ -293,7 +293,7 @@ export class ModelRegistry {
     let dtype = local && !sharedSession ? this.localDtype(folder) : this.wantedDtype();
     report(`Loading the ${dtype} model…`);
     const options = {
-      ...this.hubOptions(report),
+      ...this.hubOptions(report, local),
       dtype,
       device: 'cpu' as const,
       session_options: {
@@ -421,13 +421,14 @@ export class ModelRegistry {
     return this.settings.dtype;
   }
 
-  private hubOptions(report: (message: string, percent?: number) => void) {
+  /** `local`: the files are read from disk, so progress says so instead of "Downloading". */
+  private hubOptions(report: (message: string, percent?: number) => void, local = false) {
     return {
       cache_dir: join(this.settings.cacheDir, 'hub'),
       local_files_only: this.settings.offline,
       progress_callback: (info: { status: string; file?: string; progress?: number }) => {
         if (info.status === 'progress' && info.file) {
-          report(`Downloading ${info.file}`, info.progress);
+          report(`${local ? 'Reading' : 'Downloading'} ${info.file}`, info.progress);
         }
       },
     };
