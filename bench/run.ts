@@ -12,6 +12,7 @@ import { benchHost, type Documents, type HostResults, type Reps } from './hostBe
 import { machine, versions, type Machine, type Versions } from './machine';
 import { ensureBenchModels, SEED, type BenchModels } from './models';
 import { rawForward, type RawRun } from './raw';
+import { benchMemory, memoryReport, type MemoryResults } from './memoryBench';
 import { markdownReport } from './report';
 import { interpolate } from './stats';
 
@@ -26,6 +27,8 @@ export interface BenchResults {
   raw: RawRun[];
   host: HostResults[];
   skipped: string[];
+  /** Host memory against its baselines, and the shared host against one host per window. */
+  memory?: MemoryResults;
   /** activate() in the real VS Code harness, when it could be measured. */
   activationMs?: number;
   wallMs: number;
@@ -103,6 +106,13 @@ async function main(): Promise<void> {
   };
   log(`corpus: ${corpus.ids.length} tokens; documents of ~10,000, 5,000 and 1,000 tokens cut`);
 
+  if (process.argv.includes('--memory')) {
+    // `node out/bench/run.js --memory`: the memory goals alone.
+    const memory = await benchMemory({ repoRoot, models, text: docs.prefixes[0], log });
+    console.log('\n' + memoryReport(memory).join('\n') + '\n');
+    return;
+  }
+
   // The baseline, with onnxruntime's default threads as the host runs with threads 0.
   const rawMs: Record<'q8' | 'fp32', (tokens: number) => number> = {
     q8: () => NaN,
@@ -149,6 +159,15 @@ async function main(): Promise<void> {
       log(`raw ${dtype} backbone forward, intraOpNumThreads ${threads}…`);
       results.raw.push(await rawForward(models.backbone[dtype], dtype, threads, THREAD_REPS));
     }
+  }
+
+  if (budget.allows('memory: raw session, private hosts, shared host', 120_000)) {
+    results.memory = await benchMemory({
+      repoRoot,
+      models,
+      text: docs.prefixes[0],
+      log,
+    });
   }
 
   if (!QUICK) await viaHost('fp32');

@@ -18,7 +18,8 @@ import type {
   RequestType0,
 } from 'vscode-languageserver-protocol';
 import { errorCodes, methods, type LoadProgress } from '../protocol';
-import { hostSettingKeys, hostSettings } from './settings';
+import { hostSettingKeys, hostSettings, settings } from './settings';
+import { connectToSharedHost, hostTag } from './sharedHost';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
 
@@ -172,6 +173,15 @@ export class HostClient implements vscode.Disposable {
     this.lastError = undefined;
     const client = this.client;
     this.client = undefined;
+    // The shared host serves other windows too: it ends gracefully, and they reconnect.
+    if (client?.isRunning() && settings.sharedHost()) {
+      const status = await client.sendRequest(methods.status).catch(() => undefined);
+      try {
+        if (status) process.kill(status.pid, 'SIGTERM');
+      } catch {
+        // It has already gone.
+      }
+    }
     if (client) await client.dispose(2000).catch(() => undefined);
     await this.start();
   }
@@ -194,10 +204,22 @@ export class HostClient implements vscode.Disposable {
 
   private async createAndStart(): Promise<LanguageClient> {
     const module = this.context.asAbsolutePath('dist/host.js');
-    const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc },
-      debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--inspect=6010'] } },
-    };
+    const tag = hostTag(String(this.context.extension.packageJSON.version), module);
+    const serverOptions: ServerOptions = settings.sharedHost()
+      ? async () => {
+          // After a crash the dying host may still accept for a moment: let it go first.
+          if (this.lastRestart) await new Promise((resolve) => setTimeout(resolve, 250));
+          const socket = await connectToSharedHost({ hostModule: module, tag });
+          return { reader: socket, writer: socket };
+        }
+      : {
+          run: { module, transport: TransportKind.ipc },
+          debug: {
+            module,
+            transport: TransportKind.ipc,
+            options: { execArgv: ['--inspect=6010'] },
+          },
+        };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.log,

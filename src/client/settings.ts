@@ -31,6 +31,7 @@ export function modelSource(role: HeadRole): string {
 
 export const settings = {
   offline: () => config().get<boolean>('offline') === true,
+  sharedHost: () => config().get<boolean>('sharedHost') !== false,
   dtype: () => config().get<Dtype>('dtype') ?? 'auto',
   threads: () => config().get<number>('threads') ?? 0,
   cacheDirectory: () => (config().get<string>('cacheDirectory') ?? '').trim(),
