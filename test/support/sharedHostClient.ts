@@ -10,6 +10,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { connectToSharedHost } from '../../src/client/sharedHost';
 import { methods, type HostSettings } from '../../src/protocol';
+import { initialize } from './hostProcess';
 
 export interface SharedHostClient {
   connection: MessageConnection;
@@ -37,16 +38,8 @@ export async function joinSharedHost(
     new SocketMessageReader(socket),
     new SocketMessageWriter(socket),
   );
-  connection.onNotification(() => undefined);
   connection.onError(() => undefined);
-  connection.listen();
-  await connection.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: {},
-    initializationOptions: settings,
-  });
-  await connection.sendNotification('initialized', {});
+  await initialize(connection, settings);
   return {
     connection,
     socket,
