@@ -115,7 +115,7 @@ import type { AggregationStrategy } from './heads/tokenClassification';
 export type { AggregationStrategy };
 export type TaggingRole = 'ner' | 'pos';
 
-export interface TagParams {
+export interface TagParams extends PartialResultParams {
   role: TaggingRole;
   /** The document, to key the host's window cache; the text itself is sent whole. */
   uri: string;
@@ -124,7 +124,21 @@ export interface TagParams {
   ignore_labels?: string[];
   /** Left-context tokens per window (the editor's counterpart of HF's stride). */
   context?: number;
+  /** What the editor shows: the windows covering these run first, each sent when done. */
+  visibleRanges?: TextRange[];
 }
+
+/** A range of UTF-16 offsets into a text. */
+export interface TextRange {
+  start: number;
+  end: number;
+}
+
+/** The spans of one finished window, sent as a partial result of a tag request. */
+export interface TagChunk {
+  spans: TaggedSpan[];
+}
+export const tagChunk = new ProgressType<TagChunk>();
 
 /** One entity (or token, for aggregation "none"), with UTF-16 offsets into the text. */
 export interface TaggedSpan {
@@ -212,7 +226,7 @@ export const methods = {
     'gpt2Heads/generate',
   ),
   /** client → host: entities (NER) or tags (POS) of a whole document. */
-  tag: new RequestType<TagParams, TagResult, void>('gpt2Heads/tag'),
+  tag: new ProtocolRequestType<TagParams, TagResult, TagChunk, void, void>('gpt2Heads/tag'),
   /** client → host: labels of a passage or a whole document (fine-tuned head or zero-shot). */
   classify: new RequestType<ClassifyParams, ClassifyResult, void>('gpt2Heads/classify'),
   /** client → host: extractive answers to a question over a context. */

@@ -7,7 +7,7 @@ import {
   type CancellationToken,
   type Connection,
 } from 'vscode-languageserver';
-import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
+import { errorCodes, generateChunk, methods, tagChunk, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
 import type { ModelRegistry } from './models/registry';
 import type { PoolClient, RegistryPool } from './models/registryPool';
@@ -106,7 +106,22 @@ export function serveClient(
   connection.onRequest(methods.tag, (params, token) =>
     answer(methods.tag.method, token, () =>
       models().use(params.role, async (model) => {
-        const result = await tagDocument(model, params.text, params, token);
+        const { partialResultToken } = params;
+        const result = await tagDocument(
+          model,
+          params.text,
+          {
+            ...params,
+            onWindow:
+              partialResultToken === undefined
+                ? undefined
+                : (entities) =>
+                    void connection.sendProgress(tagChunk, partialResultToken, {
+                      spans: entities.map(toSpan),
+                    }),
+          },
+          token,
+        );
         return {
           spans: result.entities.map(toSpan),
           model: model.source,

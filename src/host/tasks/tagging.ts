@@ -6,8 +6,8 @@ import {
   type EntityGroup,
   type TokenEntity,
 } from '../../heads/tokenClassification';
-import type { TaggedSpan } from '../../protocol';
-import { defaultContext, documentChunks } from '../../text/documentChunks';
+import type { TaggedSpan, TextRange } from '../../protocol';
+import { defaultContext, documentChunks, type DocumentChunk } from '../../text/documentChunks';
 import { windowsFor } from '../../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
@@ -138,7 +138,14 @@ export async function tagText(
 export async function tagDocument(
   model: LoadedModel,
   text: string,
-  options: TaggingOptions & { context?: number; useCache?: boolean },
+  options: TaggingOptions & {
+    context?: number;
+    useCache?: boolean;
+    /** UTF-16 ranges on screen: their windows run first. */
+    visibleRanges?: readonly TextRange[];
+    /** The entities of each window as soon as it is done (the final result may merge them). */
+    onWindow?: (entities: (EntityGroup | TokenEntity)[]) => void;
+  },
   token: Cancellation,
 ): Promise<TaggingResult> {
   const labels = requireTokenClassifier(model);
@@ -151,7 +158,8 @@ export async function tagDocument(
   if (options.useCache !== false) caches.set(model, cache);
   const logits = new Float32Array(encoded.ids.length * labels);
   let cachedWindows = 0;
-  for (const chunk of chunks) {
+  const id2label = model.info.labels ?? [];
+  for (const chunk of visibleFirst(chunks, encoded.offsets, options.visibleRanges)) {
     throwIfCancelled(token);
     const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
     const key = ids.join(',');
@@ -162,7 +170,22 @@ export async function tagDocument(
       cache.set(key, window);
     }
     const skip = chunk.start - chunk.windowStart;
-    logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
+    const own = window.subarray(skip * labels, ids.length * labels);
+    logits.set(own, chunk.start * labels);
+    options.onWindow?.(
+      tokenClassification(
+        {
+          text,
+          ids: encoded.ids.slice(chunk.start, chunk.end),
+          tokens: encoded.tokens.slice(chunk.start, chunk.end),
+          offsets: encoded.offsets.slice(chunk.start, chunk.end),
+          logits: own,
+          id2label,
+          unkTokenId: unkId(model),
+        },
+        options,
+      ),
+    );
   }
   throwIfCancelled(token);
   return {
@@ -171,7 +194,7 @@ export async function tagDocument(
         text,
         ...encoded,
         logits,
-        id2label: model.info.labels ?? [],
+        id2label,
         unkTokenId: unkId(model),
       },
       options,
@@ -180,6 +203,21 @@ export async function tagDocument(
     cachedWindows,
     tokens: encoded.ids.length,
   };
+}
+
+/** The chunks that cover a visible range first (in document order), then the others. */
+function visibleFirst(
+  chunks: DocumentChunk[],
+  offsets: readonly (readonly [number, number])[],
+  visible: readonly TextRange[] | undefined,
+): DocumentChunk[] {
+  if (!visible?.length) return chunks;
+  const shown = (chunk: DocumentChunk) => {
+    const from = offsets[chunk.start]?.[0] ?? 0;
+    const to = offsets[chunk.end - 1]?.[1] ?? from;
+    return visible.some((range) => range.start <= to && range.end >= from);
+  };
+  return [...chunks.filter(shown), ...chunks.filter((chunk) => !shown(chunk))];
 }
 
 export function toSpan(entity: EntityGroup | TokenEntity): TaggedSpan {
