@@ -106,13 +106,6 @@ async function main(): Promise<void> {
   };
   log(`corpus: ${corpus.ids.length} tokens; documents of ~10,000, 5,000 and 1,000 tokens cut`);
 
-  if (process.argv.includes('--memory')) {
-    // `node out/bench/run.js --memory`: the memory goals alone.
-    const memory = await benchMemory({ repoRoot, models, text: docs.prefixes[0], log });
-    console.log('\n' + memoryReport(memory).join('\n') + '\n');
-    return;
-  }
-
   // The baseline, with onnxruntime's default threads as the host runs with threads 0.
   const rawMs: Record<'q8' | 'fp32', (tokens: number) => number> = {
     q8: () => NaN,
@@ -129,6 +122,22 @@ async function main(): Promise<void> {
     results.raw.push(run);
     const points = Object.entries(run.forward).map(([n, s]) => [Number(n), s.median] as const);
     rawMs[dtype] = (tokens) => interpolate(points, tokens);
+  }
+
+  const memoryOptions = () => ({
+    repoRoot,
+    models,
+    text: docs.prefixes[0],
+    longText: corpus.take(10_000),
+    rawMs: rawMs.q8,
+    maxLength,
+    log,
+  });
+  if (process.argv.includes('--memory')) {
+    // `node out/bench/run.js --memory`: the memory goals alone.
+    const memory = await benchMemory(memoryOptions());
+    console.log('\n' + memoryReport(memory).join('\n') + '\n');
+    return;
   }
 
   const viaHost = async (dtype: 'fp32' | 'q8') =>
@@ -162,12 +171,7 @@ async function main(): Promise<void> {
   }
 
   if (budget.allows('memory: raw session, private hosts, shared host', 120_000)) {
-    results.memory = await benchMemory({
-      repoRoot,
-      models,
-      text: docs.prefixes[0],
-      log,
-    });
+    results.memory = await benchMemory(memoryOptions());
   }
 
   if (!QUICK) await viaHost('fp32');
