@@ -1,5 +1,6 @@
 // The markdown table README's Performance section quotes.
 import type { HostResults } from './hostBench';
+import { memoryReport } from './memoryBench';
 import type { BenchResults } from './run';
 import type { Stat } from './stats';
 
@@ -156,6 +157,10 @@ export function markdownReport(results: BenchResults): string {
     for (const [label, cell] of ROWS) {
       lines.push(`| ${label} | ${hosts.map((h) => cell(h) ?? 'skipped').join(' | ')} |`);
     }
+    lines.push('');
+  }
+  if (results.memory) {
+    lines.push(...memoryReport(results.memory));
     lines.push('');
   }
   lines.push(

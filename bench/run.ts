@@ -12,6 +12,7 @@ import { benchHost, type Documents, type HostResults, type Reps } from './hostBe
 import { machine, versions, type Machine, type Versions } from './machine';
 import { ensureBenchModels, SEED, type BenchModels } from './models';
 import { rawForward, type RawRun } from './raw';
+import { benchMemory, memoryReport, type MemoryResults } from './memoryBench';
 import { markdownReport } from './report';
 import { interpolate } from './stats';
 import type { WeightDtype } from '../src/protocol';
@@ -27,6 +28,8 @@ export interface BenchResults {
   raw: RawRun[];
   host: HostResults[];
   skipped: string[];
+  /** Host memory against its baselines, and the shared host against one host per window. */
+  memory?: MemoryResults;
   /** activate() in the real VS Code harness, when it could be measured. */
   activationMs?: number;
   wallMs: number;
@@ -123,6 +126,22 @@ async function main(): Promise<void> {
     rawMs[dtype] = (tokens) => interpolate(points, tokens);
   }
 
+  const memoryOptions = () => ({
+    repoRoot,
+    models,
+    text: docs.prefixes[0],
+    longText: corpus.take(10_000),
+    rawMs: rawMs.q8,
+    maxLength,
+    log,
+  });
+  if (process.argv.includes('--memory')) {
+    // `node out/bench/run.js --memory`: the memory goals alone.
+    const memory = await benchMemory(memoryOptions());
+    console.log('\n' + memoryReport(memory).join('\n') + '\n');
+    return;
+  }
+
   const viaHost = async (dtype: WeightDtype) =>
     results.host.push(
       await benchHost({
@@ -151,6 +170,10 @@ async function main(): Promise<void> {
       log(`raw ${dtype} backbone forward, intraOpNumThreads ${threads}…`);
       results.raw.push(await rawForward(models.backbone[dtype], dtype, threads, THREAD_REPS));
     }
+  }
+
+  if (budget.allows('memory: raw session, private hosts, shared host', 120_000)) {
+    results.memory = await benchMemory(memoryOptions());
   }
 
   if (!QUICK) await viaHost('fp32');

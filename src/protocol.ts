@@ -279,7 +279,7 @@ export const taggingRoles = headRoles.filter(
   (role) => taskTable[role].hfTask === 'token-classification',
 ) as TaggingRole[];
 
-export interface TagParams extends WorkDoneProgressParams {
+export interface TagParams extends WorkDoneProgressParams, PartialResultParams {
   role: TaggingRole;
   /** The whole document; the host's window cache is keyed by window content, not by document. */
   text: string;
@@ -287,7 +287,21 @@ export interface TagParams extends WorkDoneProgressParams {
   ignore_labels?: string[];
   /** Left-context tokens per window (the editor's counterpart of HF's stride). */
   leftContextTokens?: number;
+  /** What the editor shows: the windows covering these run first, each sent when done. */
+  visibleRanges?: TextRange[];
 }
+
+/** A range of UTF-16 offsets into a text. */
+export interface TextRange {
+  start: number;
+  end: number;
+}
+
+/** The spans of one finished window, sent as a partial result of a tag request. */
+export interface TagChunk {
+  spans: TaggedSpan[];
+}
+export const tagChunk = new ProgressType<TagChunk>();
 
 /** One entity (or token, for aggregation "none"), with UTF-16 offsets into the text. */
 export interface TaggedSpan {
@@ -399,7 +413,7 @@ export const methods = {
     'gpt2Heads/generate',
   ),
   /** client → host: entities (NER) or tags (POS) of a whole document. */
-  tag: new RequestType<TagParams, TagResult, ErrorData>('gpt2Heads/tag'),
+  tag: new ProtocolRequestType<TagParams, TagResult, TagChunk, ErrorData, void>('gpt2Heads/tag'),
   /** client → host: labels of a passage or a whole document (fine-tuned head or zero-shot). */
   classify: new RequestType<ClassifyParams, ClassifyResult, ErrorData>('gpt2Heads/classify'),
   /** client → host: extractive answers to a question over a context. */

@@ -27,7 +27,8 @@ import {
   type ServerStatus,
   type WindowProgress,
 } from '../protocol';
-import { hostSettingKeys, hostSettings } from './settings';
+import { hostSettingKeys, hostSettings, settings } from './settings';
+import { connectToSharedHost, hostTag } from './sharedHost';
 import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
 import { modelDisplayName } from '../text/modelName';
 
@@ -243,6 +244,16 @@ export class HostClient implements vscode.Disposable {
     this.crashes = [];
     this.lastError = undefined;
     this.lastRestart = undefined;
+    // The shared host serves other windows too: it ends gracefully, and they reconnect.
+    const client = this.client;
+    if (client?.isRunning() && settings.sharedHost()) {
+      const status = await client.sendRequest(methods.status).catch(() => undefined);
+      try {
+        if (status) process.kill(status.pid, 'SIGTERM');
+      } catch {
+        // It has already gone.
+      }
+    }
     await this.stop();
     await this.start();
   }
@@ -282,14 +293,22 @@ export class HostClient implements vscode.Disposable {
   private async createAndStart(): Promise<LanguageClient> {
     const module = this.context.asAbsolutePath('dist/host.js');
     const env = endpointKeyEnvironment();
-    const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc, options: { env } },
-      debug: {
-        module,
-        transport: TransportKind.ipc,
-        options: { env, execArgv: ['--inspect=6010'] },
-      },
-    };
+    const tag = hostTag(String(this.context.extension.packageJSON.version), module);
+    const serverOptions: ServerOptions = settings.sharedHost()
+      ? async () => {
+          // After a crash the dying host may still accept for a moment: let it go first.
+          if (this.lastRestart) await new Promise((resolve) => setTimeout(resolve, 250));
+          const socket = await connectToSharedHost({ hostModule: module, tag, env });
+          return { reader: socket, writer: socket };
+        }
+      : {
+          run: { module, transport: TransportKind.ipc, options: { env } },
+          debug: {
+            module,
+            transport: TransportKind.ipc,
+            options: { env, execArgv: ['--inspect=6010'] },
+          },
+        };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.log,

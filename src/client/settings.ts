@@ -41,6 +41,7 @@ type Resource = vscode.Uri | undefined;
 
 export const settings = {
   offline: (r?: Resource) => get<boolean>('offline', r),
+  sharedHost: (r?: Resource) => get<boolean>('sharedHost', r),
   dtype: (r?: Resource) => get<Dtype>('dtype', r),
   threads: (r?: Resource) => get<number>('threads', r),
   cacheDirectory: (r?: Resource) => get<string>('cacheDirectory', r).trim(),

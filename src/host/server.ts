@@ -1,217 +1,25 @@
-// The model host: a Node process the extension starts on first use, speaking LSP over IPC.
-// It can also be forked by tests and benchmarks; nothing here imports `vscode`.
-import {
-  createConnection,
-  LSPErrorCodes,
-  ProposedFeatures,
-  ResponseError,
-  type CancellationToken,
-  type ProgressToken,
-} from 'vscode-languageserver/node';
-import {
-  errorCodes,
-  generateChunk,
-  headFor,
-  methods,
-  windowProgress,
-  type ErrorData,
-  type HostSettings,
-  type ServerStatus,
-} from '../protocol';
-import { CancelledError, HostError, type Cancellation } from './errors';
-import { classifyRequest } from './tasks/classification';
-import { generate } from './tasks/generation';
-import { chooseRequest } from './tasks/multipleChoice';
-import { answerRequest } from './tasks/questionAnswering';
-import { tagRequest } from './tasks/tagging';
-import { surprisalResult } from './tasks/surprisal';
-import { ModelRegistry } from './models/registry';
-import { withEndpointHealth } from './models/remote/remoteModel';
+// The model host: a Node process the extension starts on first use. Forked with `--node-ipc`
+// it serves the one client that forked it; with `--listen PATH` it is the shared host of every
+// VS Code window of the user, one LSP connection per window on a socket only they can open.
+// Tests and benchmarks start it the same ways; nothing here imports `vscode`.
+import { createConnection } from 'vscode-languageserver/node';
+import { serveClient } from './clientSession';
+import { RegistryPool } from './models/registryPool';
+import { runSharedHost } from './sharedHost';
 
-const connection = createConnection(ProposedFeatures.all);
-const started = Date.now();
-let registry: ModelRegistry | undefined;
-let settings: HostSettings;
-/** Requests being answered, for the status's quiescence. */
-let running = 0;
-
-function models(): ModelRegistry {
-  if (!registry) {
-    throw new ResponseError<ErrorData>(errorCodes.badInput, 'The model host is not initialised.', {
-      kind: 'internal',
-    });
-  }
-  return registry;
+function argValue(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
-function serverStatus(): ServerStatus {
-  const held = (registry?.status() ?? []).map(({ source, roles, state, error }) => ({
-    source,
-    roles,
-    state,
-    error,
-  }));
-  const failed = held.filter((model) => model.state === 'error' && model.roles.length > 0);
-  const loading = held.some((model) => model.state === 'loading');
-  return {
-    health: failed.length > 0 ? 'error' : 'ok',
-    quiescent: running === 0 && !loading,
-    message:
-      failed.length > 0
-        ? failed.map((model) => model.error ?? `"${model.source}" failed to load.`).join('\n')
-        : undefined,
-    models: held,
-  };
+const version = argValue('--version-tag') ?? 'private';
+const socketPath = argValue('--listen');
+if (socketPath) {
+  runSharedHost(socketPath, version);
+} else {
+  const pool = new RegistryPool();
+  const connection = createConnection();
+  serveClient(connection, pool, version);
+  connection.onShutdown(() => pool.dispose());
+  connection.listen();
 }
-
-let statusTimer: ReturnType<typeof setTimeout> | undefined;
-let lastStatus = '';
-
-/** Tells the client the host's state once things settle (changes come in bursts). */
-function pushStatus(): void {
-  statusTimer ??= setTimeout(() => {
-    statusTimer = undefined;
-    const status = serverStatus();
-    const key = JSON.stringify(status);
-    if (key === lastStatus) return;
-    lastStatus = key;
-    void connection.sendNotification(methods.serverStatus, status);
-  }, 30);
-}
-
-/** The request's cancellation, with window progress reported as the client's work-done token. */
-function withProgress(
-  token: CancellationToken,
-  workDoneToken: ProgressToken | undefined,
-): Cancellation {
-  let percent = -1;
-  return {
-    get isCancellationRequested() {
-      return token.isCancellationRequested;
-    },
-    report: (done, total) => {
-      const next = Math.floor((100 * done) / Math.max(total, 1));
-      if (workDoneToken === undefined || next === percent) return;
-      percent = next;
-      void connection.sendProgress(windowProgress, workDoneToken, { done, total });
-    },
-  };
-}
-
-/** Runs a request handler and turns failures into errors with data the client acts on. */
-async function answer<T>(
-  method: string,
-  token: CancellationToken,
-  work: () => Promise<T>,
-): Promise<T | ResponseError<ErrorData>> {
-  running++;
-  pushStatus();
-  try {
-    const result = await work();
-    if (token.isCancellationRequested) throw new CancelledError();
-    return result;
-  } catch (error) {
-    if (error instanceof CancelledError || token.isCancellationRequested) {
-      return new ResponseError(LSPErrorCodes.RequestCancelled, 'The request was cancelled.', {
-        kind: 'cancelled',
-      });
-    }
-    if (error instanceof HostError) {
-      connection.console.error(`${method}: ${error.message}`);
-      return new ResponseError(error.code, error.message, error.data);
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    // The pure heads reject impossible input (no tokens, no options) with a RangeError.
-    if (error instanceof RangeError) {
-      connection.console.error(`${method}: ${message}`);
-      return new ResponseError(errorCodes.badInput, message, { kind: 'badInput' });
-    }
-    connection.console.error(`${method} failed: ${error instanceof Error ? error.stack : message}`);
-    return new ResponseError(errorCodes.modelLoadFailed, `The model host failed: ${message}`, {
-      kind: 'internal',
-    });
-  } finally {
-    running--;
-    pushStatus();
-  }
-}
-
-connection.onInitialize((params) => {
-  settings = params.initializationOptions as HostSettings;
-  registry = new ModelRegistry(settings, (progress) => {
-    void connection.sendNotification(methods.loadProgress, progress);
-    pushStatus();
-  });
-  return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host' } };
-});
-
-connection.onInitialized(() => pushStatus());
-
-connection.onNotification(methods.configure, (next) => {
-  settings = next;
-  models().configure(next);
-  pushStatus();
-});
-connection.onNotification(methods.cancelLoad, ({ source }) => models().cancelLoad(source));
-
-connection.onRequest(methods.status, async () => ({
-  models: await withEndpointHealth(models().status(), settings),
-  pid: process.pid,
-  rssBytes: process.memoryUsage().rss,
-  uptimeMs: Date.now() - started,
-}));
-
-connection.onRequest(methods.generate, (params, token) =>
-  answer(methods.generate.method, token, () =>
-    models().use('lm', (model) =>
-      generate(model, params, token, (text) => {
-        if (params.partialResultToken !== undefined) {
-          void connection.sendProgress(generateChunk, params.partialResultToken, { text });
-        }
-      }),
-    ),
-  ),
-);
-
-connection.onRequest(methods.tag, (params, token) =>
-  answer(methods.tag.method, token, () =>
-    models().use(params.role, (model) =>
-      tagRequest(model, params, withProgress(token, params.workDoneToken)),
-    ),
-  ),
-);
-
-connection.onRequest(methods.classify, (params, token) =>
-  answer(methods.classify.method, token, () =>
-    models().use(params.zeroShot ? 'lm' : 'classification', (model) =>
-      classifyRequest(model, params, withProgress(token, params.workDoneToken)),
-    ),
-  ),
-);
-
-connection.onRequest(methods.answer, (params, token) =>
-  answer(methods.answer.method, token, () =>
-    models().use('qa', (model) =>
-      answerRequest(model, params, withProgress(token, params.workDoneToken)),
-    ),
-  ),
-);
-
-connection.onRequest(methods.choose, (params, token) =>
-  answer(methods.choose.method, token, () =>
-    headFor('multipleChoice', (role) => models().isConfigured(role)) === 'multipleChoice'
-      ? models().use('multipleChoice', (model) =>
-          chooseRequest(model, params, token, 'double-heads'),
-        )
-      : models().use('lm', (model) => chooseRequest(model, params, token, 'language-model')),
-  ),
-);
-
-connection.onRequest(methods.surprisal, (params, token) =>
-  answer(methods.surprisal.method, token, () =>
-    models().use('lm', (model) => surprisalResult(model, params, token)),
-  ),
-);
-
-connection.onShutdown(() => registry?.dispose());
-connection.listen();

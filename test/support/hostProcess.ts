@@ -32,6 +32,22 @@ export function hostSettings(
   };
 }
 
+/** Listens on the connection and opens the LSP session with the settings, as the client does. */
+export async function initialize(
+  connection: MessageConnection,
+  settings: HostSettings,
+): Promise<void> {
+  connection.onNotification(() => undefined);
+  connection.listen();
+  await connection.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: null,
+    capabilities: {},
+    initializationOptions: settings,
+  });
+  await connection.sendNotification('initialized', {});
+}
+
 export async function startHost(repoRoot: string, settings: HostSettings): Promise<HostProcess> {
   const child = fork(join(repoRoot, 'dist', 'host.js'), ['--node-ipc'], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -43,15 +59,7 @@ export async function startHost(repoRoot: string, settings: HostSettings): Promi
     new IPCMessageReader(child),
     new IPCMessageWriter(child),
   );
-  connection.onNotification(() => undefined);
-  connection.listen();
-  await connection.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: {},
-    initializationOptions: settings,
-  });
-  await connection.sendNotification('initialized', {});
+  await initialize(connection, settings);
   return {
     connection,
     child,

@@ -179,6 +179,9 @@ export async function startCodeServer(
     XDG_DATA_HOME: join(home, '.local', 'share'),
     XDG_CACHE_HOME: join(home, '.cache'),
     XDG_STATE_HOME: join(home, '.local', 'state'),
+    // The shared model host's socket folder, private to this run; an idle host exits soon.
+    XDG_RUNTIME_DIR: join(home, 'run'),
+    GPT2_HEADS_HOST_IDLE_MS: '10000',
     // The demo's $PORT must not override --bind-addr.
     PORT: undefined,
     PASSWORD: undefined,

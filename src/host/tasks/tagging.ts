@@ -5,8 +5,13 @@ import {
   type EntityGroup,
   type TokenEntity,
 } from '../../heads/tokenClassification';
-import type { TaggedSpan, TagParams, TagResult } from '../../protocol';
-import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
+import type { TaggedSpan, TagParams, TagResult, TextRange } from '../../protocol';
+import {
+  defaultLeftContextTokens,
+  documentChunks,
+  lineStarts,
+  type DocumentChunk,
+} from '../../text/documentChunks';
 import { windowsFor } from '../../text/windows';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
@@ -113,7 +118,14 @@ export async function tagText(
 export async function tagDocument(
   model: LoadedModel,
   text: string,
-  options: TaggingOptions & { leftContextTokens?: number; useCache?: boolean },
+  options: TaggingOptions & {
+    leftContextTokens?: number;
+    useCache?: boolean;
+    /** UTF-16 ranges on screen: their windows run first. */
+    visibleRanges?: readonly TextRange[];
+    /** The entities of each window as soon as it is done (the final result may merge them). */
+    onWindow?: (entities: (EntityGroup | TokenEntity)[]) => void;
+  },
   token: Cancellation,
 ): Promise<TaggingResult> {
   const labels = requireTokenClassifier(model);
@@ -133,7 +145,8 @@ export async function tagDocument(
   const logits = new Float32Array(encoded.ids.length * labels);
   let cachedWindows = 0;
   let done = 0;
-  for (const chunk of chunks) {
+  const id2label = model.info.labels ?? [];
+  for (const chunk of visibleFirst(chunks, encoded.offsets, options.visibleRanges)) {
     throwIfCancelled(token);
     const ids = encoded.ids.slice(chunk.windowStart, chunk.end);
     const key = ids.join(',');
@@ -144,7 +157,22 @@ export async function tagDocument(
       cache?.set(key, window);
     }
     const skip = chunk.start - chunk.windowStart;
-    logits.set(window.subarray(skip * labels, ids.length * labels), chunk.start * labels);
+    const own = window.subarray(skip * labels, ids.length * labels);
+    logits.set(own, chunk.start * labels);
+    options.onWindow?.(
+      tokenClassification(
+        {
+          text,
+          ids: encoded.ids.slice(chunk.start, chunk.end),
+          tokens: encoded.tokens.slice(chunk.start, chunk.end),
+          offsets: encoded.offsets.slice(chunk.start, chunk.end),
+          logits: own,
+          id2label,
+          unkTokenId: unkId(model),
+        },
+        options,
+      ),
+    );
     token.report?.(++done, chunks.length);
   }
   throwIfCancelled(token);
@@ -154,7 +182,7 @@ export async function tagDocument(
         text,
         ...encoded,
         logits,
-        id2label: model.info.labels ?? [],
+        id2label,
         unkTokenId: unkId(model),
       },
       options,
@@ -165,13 +193,37 @@ export async function tagDocument(
   };
 }
 
-/** The editor's tag request: the whole document, its entities as spans. */
+/** The chunks that cover a visible range first (in document order), then the others. */
+function visibleFirst(
+  chunks: DocumentChunk[],
+  offsets: readonly (readonly [number, number])[],
+  visible: readonly TextRange[] | undefined,
+): DocumentChunk[] {
+  if (!visible?.length) return chunks;
+  const shown = (chunk: DocumentChunk) => {
+    const from = offsets[chunk.start]?.[0] ?? 0;
+    const to = offsets[chunk.end - 1]?.[1] ?? from;
+    return visible.some((range) => range.start <= to && range.end >= from);
+  };
+  return [...chunks.filter(shown), ...chunks.filter((chunk) => !shown(chunk))];
+}
+
+/**
+ * The editor's tag request: the whole document, its entities as spans; `onWindow` hears the
+ * spans of each window as soon as it is done (the visible ones first).
+ */
 export async function tagRequest(
   model: LoadedModel,
   params: TagParams,
   token: Cancellation,
+  onWindow?: (spans: TaggedSpan[]) => void,
 ): Promise<TagResult> {
-  const result = await tagDocument(model, params.text, params, token);
+  const result = await tagDocument(
+    model,
+    params.text,
+    { ...params, onWindow: onWindow && ((entities) => onWindow(entities.map(toSpan))) },
+    token,
+  );
   return {
     spans: result.entities.map(toSpan),
     model: model.source,

@@ -36,12 +36,13 @@ describe('model host faults in the editor', () => {
         break;
       }
       process.kill(pid, 'SIGKILL');
-      await until(() => extension.hostState() !== 'ready', 'the host to stop', 10_000);
-      await until(
-        () => ['ready', 'error', 'stopped'].includes(extension.hostState()),
-        'the host to restart or give up',
-        20_000,
-      );
+      // A host on a socket can be back within milliseconds: wait for a new pid, or the guard.
+      const deadline = Date.now() + 30_000;
+      while (extension.hostState() !== 'error') {
+        if (extension.hostState() === 'ready' && (await hostPid().catch(() => pid)) !== pid) break;
+        assert.ok(Date.now() < deadline, 'the host neither restarted nor gave up');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
     await until(() => extension.hostState() === 'error', 'the host to give up', 20_000);
     assert.match(String(extension.hostStatusBar().tooltip), /Restart Model Host/);
