@@ -13,6 +13,7 @@ import {
   type AskArguments,
 } from './questionAnswering';
 import { goToEntity, revealRange } from './tagging';
+import { trainHeadCommand, type TrainArguments } from './training';
 
 type Command = (ctx: Context, ...args: unknown[]) => unknown;
 
@@ -58,6 +59,7 @@ const commands: Record<string, Command> = {
   'gpt2Heads.askQuestion': (ctx, args) => askQuestion(ctx, (args ?? {}) as AskArguments),
   'gpt2Heads.chooseBestOption': (ctx) => chooseBestOption(ctx),
   'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
+  'gpt2Heads.trainHead': (ctx, args) => trainHeadCommand(ctx, (args ?? {}) as TrainArguments),
   'gpt2Heads.revealSpan': async (_ctx, uri, start, end) => {
     const document = await vscode.workspace.openTextDocument(uri as vscode.Uri);
     const editor = await vscode.window.showTextDocument(document);

@@ -7,18 +7,20 @@ import {
   ResponseError,
   type CancellationToken,
 } from 'vscode-languageserver/node';
-import { errorCodes, generateChunk, methods, type HostSettings } from '../protocol';
+import { errorCodes, generateChunk, methods, trainProgress, type HostSettings } from '../protocol';
 import { CancelledError, HostError } from './errors';
 import { classifyText, classifyWholeDocument, zeroShot } from './tasks/classification';
 import { generate } from './tasks/generation';
 import { chooseWithDoubleHeads, chooseWithLanguageModel } from './tasks/multipleChoice';
 import { answer as answerQuestion } from './tasks/questionAnswering';
 import { tagDocument, toSpan } from './tasks/tagging';
+import { trainHead } from './tasks/training/train';
 import { ModelRegistry } from './models/registry';
 
 const connection = createConnection(ProposedFeatures.all);
 const started = Date.now();
 let registry: ModelRegistry | undefined;
+let settings: HostSettings | undefined;
 
 function models(): ModelRegistry {
   if (!registry) throw new ResponseError(errorCodes.badInput, 'The model host is not initialised.');
@@ -55,14 +57,17 @@ async function answer<T>(
 }
 
 connection.onInitialize((params) => {
-  const settings = params.initializationOptions as HostSettings;
+  settings = params.initializationOptions as HostSettings;
   registry = new ModelRegistry(settings, (progress) =>
     connection.sendNotification(methods.loadProgress, progress),
   );
   return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host' } };
 });
 
-connection.onNotification(methods.configure, (settings) => models().configure(settings));
+connection.onNotification(methods.configure, (next) => {
+  settings = next;
+  models().configure(next);
+});
 connection.onNotification(methods.cancelLoad, ({ source }) => models().cancelLoad(source));
 
 connection.onRequest(methods.status, () => ({
@@ -146,6 +151,18 @@ connection.onRequest(methods.choose, (params, token) =>
           model: model.source,
         })),
   ),
+);
+
+connection.onRequest(methods.train, (params, token) =>
+  answer(methods.train.method, token, async () => {
+    models();
+    const result = await trainHead(params, settings!, token, (progress) => {
+      if (params.partialResultToken !== undefined) {
+        void connection.sendProgress(trainProgress, params.partialResultToken, progress);
+      }
+    });
+    return params.includePredictions ? result : { folder: result.folder, report: result.report };
+  }),
 );
 
 connection.onShutdown(() => registry?.dispose());
