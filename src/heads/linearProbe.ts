@@ -4,9 +4,8 @@
 //
 // Features are standardised for the optimiser's sake (GPT-2's last hidden state has a few
 // dimensions hundreds of times larger than the rest), but never copied: the weights the engine
-// sees are the standardised ones folded back, W = Wz / σ and b = bz − Wz·(μ / σ), so the head
-// that comes out applies to raw features, as the saved classifier.weight / score.weight must.
-// Without a bias (GPT2ForSequenceClassification.score) features are only scaled, not centred.
+// sees are the standardised ones folded back (see Parameters), so the head that comes out
+// applies to raw features, as the saved classifier.weight / score.weight must.
 //
 // The heavy products (rows × dim × labels) go through a ProbeEngine: plain TypeScript here, an
 // onnxruntime graph in the host (same maths, much faster).
@@ -31,7 +30,7 @@ export interface ProbeOptions {
 }
 
 export const defaultProbeOptions: ProbeOptions = {
-  optimizer: 'adam',
+  optimizer: 'lbfgs',
   epochs: 10,
   learningRate: 0.01,
   batchSize: 256,
@@ -203,7 +202,7 @@ interface Standardisation {
   inverseScale: Float64Array;
 }
 
-function standardisation(data: ProbeData, rows: Int32Array, centre: boolean): Standardisation {
+function standardisation(data: ProbeData, rows: Int32Array): Standardisation {
   const { dim, features } = data;
   const mean = new Float64Array(dim);
   const square = new Float64Array(dim);
@@ -218,20 +217,31 @@ function standardisation(data: ProbeData, rows: Int32Array, centre: boolean): St
   const inverseScale = new Float64Array(dim);
   for (let j = 0; j < dim; j++) {
     mean[j] /= rows.length;
-    const variance = centre ? square[j] / rows.length - mean[j] * mean[j] : square[j] / rows.length;
+    const variance = square[j] / rows.length - mean[j] * mean[j];
     inverseScale[j] = variance > 1e-12 ? 1 / Math.sqrt(variance) : 1;
-    if (!centre) mean[j] = 0;
   }
   return { mean, inverseScale };
 }
 
-/** Standardised parameters (Wz, bz) as one vector, and what the engine needs from them. */
+/**
+ * The optimiser's parameters, per label: weights p on standardised features z = (x − μ)/σ and a
+ * bias b, folded into the raw-feature head the engine runs.
+ *
+ * With a bias: W = p/σ, bias = b − (p/σ)·μ.
+ * Without one (the head must be W·x alone): a bias can only come from the features' mean
+ * direction u = μ/σ, since W·x = v·z + v·u with v = W⊙σ. So v = P⊥p + (b/‖u‖²)·u, with P⊥ the
+ * projection orthogonal to u: every bias-free head is reachable, and b stays a well-scaled
+ * bias instead of a tiny, steep step along u (which is what makes plain scaling converge slowly).
+ */
 class Parameters {
   readonly size: number;
   readonly weight: Float32Array;
   readonly bias: Float32Array | undefined;
   readonly gradW: Float32Array;
   readonly gradB: Float32Array | undefined;
+  private readonly direction: Float64Array;
+  private readonly directionNorm2: number;
+  private readonly v: Float64Array;
 
   constructor(
     private readonly labels: number,
@@ -239,25 +249,44 @@ class Parameters {
     private readonly scale: Standardisation,
     hasBias: boolean,
   ) {
-    this.size = labels * dim + (hasBias ? labels : 0);
+    this.size = labels * dim + labels;
     this.weight = new Float32Array(labels * dim);
     this.bias = hasBias ? new Float32Array(labels) : undefined;
     this.gradW = new Float32Array(labels * dim);
     this.gradB = hasBias ? new Float32Array(labels) : undefined;
+    this.direction = scale.mean.map((m, j) => m * scale.inverseScale[j]);
+    this.directionNorm2 = this.direction.reduce((sum, x) => sum + x * x, 0);
+    this.v = new Float64Array(dim);
   }
 
-  /** Folds standardised parameters z into the raw-feature head the engine runs. */
+  /** P⊥p + (b/‖u‖²)·u for label c. */
+  private biasFree(z: Float64Array, c: number): Float64Array {
+    const { dim, direction, directionNorm2, v } = this;
+    const offset = c * dim;
+    let along = 0;
+    for (let j = 0; j < dim; j++) along += z[offset + j] * direction[j];
+    const usable = directionNorm2 > 1e-12;
+    const coefficient = usable ? (z[this.labels * dim + c] - along) / directionNorm2 : 0;
+    for (let j = 0; j < dim; j++) v[j] = z[offset + j] + coefficient * direction[j];
+    return v;
+  }
+
   load(z: Float64Array): void {
     const { labels, dim } = this;
     const { mean, inverseScale } = this.scale;
     for (let c = 0; c < labels; c++) {
+      if (!this.bias) {
+        const v = this.biasFree(z, c);
+        for (let j = 0; j < dim; j++) this.weight[c * dim + j] = v[j] * inverseScale[j];
+        continue;
+      }
       let shift = 0;
       for (let j = 0; j < dim; j++) {
-        const wz = z[c * dim + j];
-        this.weight[c * dim + j] = wz * inverseScale[j];
-        shift += wz * mean[j] * inverseScale[j];
+        const w = z[c * dim + j] * inverseScale[j];
+        this.weight[c * dim + j] = w;
+        shift += w * mean[j];
       }
-      if (this.bias) this.bias[c] = z[labels * dim + c] - shift;
+      this.bias[c] = z[labels * dim + c] - shift;
     }
   }
 
@@ -266,16 +295,33 @@ class Parameters {
     this.gradB?.fill(0);
   }
 
-  /** The engine's raw gradient, scaled by `factor`, as a gradient in z. */
+  /** The engine's raw gradient, scaled by `factor`, as a gradient in the parameters. */
   gradientInZ(factor: number, out: Float64Array): void {
-    const { labels, dim } = this;
+    const { labels, dim, direction, directionNorm2 } = this;
     const { mean, inverseScale } = this.scale;
     for (let c = 0; c < labels; c++) {
-      const gb = this.gradB ? this.gradB[c] : 0;
-      for (let j = 0; j < dim; j++) {
-        out[c * dim + j] = factor * (this.gradW[c * dim + j] - gb * mean[j]) * inverseScale[j];
+      const offset = c * dim;
+      if (this.gradB) {
+        const gb = this.gradB[c];
+        for (let j = 0; j < dim; j++) {
+          out[offset + j] = factor * (this.gradW[offset + j] - gb * mean[j]) * inverseScale[j];
+        }
+        out[labels * dim + c] = factor * gb;
+        continue;
       }
-      if (this.gradB) out[labels * dim + c] = factor * gb;
+      // dL/dv = gW⊙(1/σ); dL/dp = P⊥(dL/dv); dL/db = (dL/dv)·u / ‖u‖².
+      let along = 0;
+      for (let j = 0; j < dim; j++) {
+        const gv = this.gradW[offset + j] * inverseScale[j];
+        out[offset + j] = gv;
+        along += gv * direction[j];
+      }
+      const usable = directionNorm2 > 1e-12;
+      for (let j = 0; j < dim; j++) {
+        out[offset + j] =
+          factor * (out[offset + j] - (usable ? (along * direction[j]) / directionNorm2 : 0));
+      }
+      out[labels * dim + c] = usable ? (factor * along) / directionNorm2 : 0;
     }
   }
 
@@ -311,7 +357,7 @@ export async function trainProbe(
   let weightSum = 0;
   for (const row of trainRows) weightSum += weights[row];
   const engine = (input.engine ?? cpuEngine)(data, weights);
-  const scale = standardisation(data, trainRows, options.bias);
+  const scale = standardisation(data, trainRows);
   const params = new Parameters(labels, dim, scale, options.bias);
   const z = new Float64Array(params.size);
   const regularised = labels * dim;
