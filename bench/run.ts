@@ -14,6 +14,7 @@ import { ensureBenchModels, SEED, type BenchModels } from './models';
 import { rawForward, type RawRun } from './raw';
 import { markdownReport } from './report';
 import { interpolate } from './stats';
+import { benchTraining, trainingLines, type TrainingBench } from './training';
 
 export interface BenchResults {
   date: string;
@@ -26,6 +27,8 @@ export interface BenchResults {
   raw: RawRun[];
   host: HostResults[];
   skipped: string[];
+  /** Feature extraction and probe training (Train a Head). */
+  training?: TrainingBench;
   /** activate() in the real VS Code harness, when it could be measured. */
   activationMs?: number;
   wallMs: number;
@@ -152,6 +155,14 @@ async function main(): Promise<void> {
   }
 
   if (!QUICK) await viaHost('fp32');
+  if (budget.allows('training a head', 90_000)) {
+    results.training = await benchTraining(
+      models.checkpoints.ner,
+      corpusFile.text,
+      path.join(repoRoot, '.cache', 'bench-training'),
+      log,
+    );
+  }
   if (budget.allows('extension activation in VS Code', 60_000)) {
     results.activationMs = measureActivation(repoRoot, log);
   }
@@ -161,6 +172,7 @@ async function main(): Promise<void> {
   const file = path.join(repoRoot, 'bench', QUICK ? 'results.quick.json' : 'results.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + markdownReport(results) + '\n');
+  if (results.training) console.log(trainingLines(results.training).join('\n') + '\n');
   log(`wrote ${path.relative(repoRoot, file)}`);
 }
 
