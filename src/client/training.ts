@@ -11,7 +11,7 @@ import {
 } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
-import { modelSource } from './settings';
+import { modelSource, settings } from './settings';
 import { reportMarkdown } from './trainingReport';
 
 type UseRole = 'ner' | 'pos' | 'classification';
@@ -166,11 +166,20 @@ async function offerUse(
     );
     role = picked ? choices[picked] : undefined;
   }
-  if (role) {
-    // Model settings are read from the user settings in untrusted workspaces: write them there.
-    await vscode.workspace
-      .getConfiguration('gpt2Heads')
-      .update(`${role}.model`, result.folder, vscode.ConfigurationTarget.Global);
+  if (!role) return undefined;
+  const config = vscode.workspace.getConfiguration('gpt2Heads');
+  // Model settings are read from the user settings in untrusted workspaces: write them there.
+  await config.update(`${role}.model`, result.folder, vscode.ConfigurationTarget.Global);
+  // The head learnt each word's label at its first token; the other tokens' labels mean
+  // nothing, so words must be read as aggregation_strategy "first" reads them.
+  if (role !== 'classification' && settings.aggregationStrategy() !== 'first') {
+    await config.update('tagging.aggregationStrategy', 'first', vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(
+      vscode.l10n.t(
+        'GPT-2 Heads: the new head now tags {0}. Tagging reads each word at its first token ("gpt2Heads.tagging.aggregationStrategy": "first"), as the head was trained.',
+        role === 'ner' ? 'named entities' : 'parts of speech',
+      ),
+    );
   }
   return role;
 }

@@ -9,6 +9,7 @@ describe('Train a Head from Labelled Data', function () {
   this.timeout(120_000);
   after(async () => {
     await setting('pos.model', undefined);
+    await setting('tagging.aggregationStrategy', undefined);
     await closeAll();
   });
 
@@ -41,10 +42,10 @@ describe('Train a Head from Labelled Data', function () {
       await vscode.workspace.fs.readFile(vscode.Uri.joinPath(out, 'training_report.md')),
     );
     assert.match(markdown, /## Confusion matrix/);
-    assert.equal(
-      vscode.workspace.getConfiguration('gpt2Heads').get<string>('pos.model'),
-      out.fsPath,
-    );
+    const config = vscode.workspace.getConfiguration('gpt2Heads');
+    assert.equal(config.get<string>('pos.model'), out.fsPath);
+    // Words are read at their first token, where the head learnt their labels.
+    assert.equal(config.get<string>('tagging.aggregationStrategy'), 'first');
 
     const editor = await openText('The old teacher often reads a green book near the river.');
     await vscode.commands.executeCommand('gpt2Heads.tagPartsOfSpeech');
@@ -57,5 +58,14 @@ describe('Train a Head from Labelled Data', function () {
       spans.every((span) => labels.has(span.label)),
       spans.map((s) => s.label).join(' '),
     );
+    // With "first", whole words get labels: no span starts inside a word.
+    const text = editor.document.getText();
+    for (const span of spans) {
+      const start = editor.document.offsetAt(span.range.start);
+      assert.ok(
+        start === 0 || !/\w/.test(text[start - 1]),
+        `a span starts inside a word at ${start}`,
+      );
+    }
   });
 });

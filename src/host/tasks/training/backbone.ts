@@ -103,7 +103,16 @@ async function localFolder(
     );
   }
   report(`Fetching the checkpoint of ${source}…`);
-  return hubCheckpoint(source, settings.cacheDir, settings.offline, signal, report);
+  try {
+    return await hubCheckpoint(source, settings.cacheDir, settings.offline, signal, report);
+  } catch (error) {
+    if (signal.aborted || settings.offline) throw error;
+    throw new HostError(
+      `Training needs the backbone's weights as a safetensors checkpoint, and "${source}" could ` +
+        `not provide one (${(error as Error).message.replace(/\.$/, '')}). ONNX-only repositories such as ` +
+        `Xenova/gpt2 cannot be trained on: choose openai-community/gpt2 or a local GPT-2 folder.`,
+    );
+  }
 }
 
 export async function openBackbone(

@@ -5,6 +5,18 @@
 // Hugging Face's text-classification pipeline does. Windows of similar length run together,
 // right-padded (the mask hides the padding; a causal model's real tokens do not see it).
 import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { defaultContext, documentChunks } from '../../../text/documentChunks';
 import { throwIfCancelled, type Cancellation } from '../../errors';
@@ -114,9 +126,58 @@ export interface FeatureProgress {
   etaSeconds: number;
 }
 
-/** Features computed earlier in this process, by backbone and windows (retraining reuses them). */
+/**
+ * Features computed earlier, by backbone and windows, so retraining with other options skips
+ * extraction: the last few in memory, and on disk under the cache directory (the CLI's runs).
+ */
 const cache = new Map<string, Float32Array>();
 const cacheEntries = 2;
+const diskEntries = 4;
+
+function remember(key: string, features: Float32Array): void {
+  cache.set(key, features);
+  while (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
+}
+
+function readDiskCache(
+  dir: string | undefined,
+  key: string,
+  length: number,
+): Float32Array | undefined {
+  if (!dir) return undefined;
+  const file = join(dir, `${key}.f32`);
+  try {
+    if (!existsSync(file) || statSync(file).size !== length * 4) return undefined;
+    const features = new Float32Array(length);
+    const buffer = readFileSync(file);
+    new Uint8Array(features.buffer).set(buffer);
+    utimesSync(file, new Date(), new Date());
+    return features;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeDiskCache(dir: string | undefined, key: string, features: Float32Array): void {
+  if (!dir) return;
+  try {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${key}.f32`);
+    const partial = `${file}.partial-${process.pid}`;
+    writeFileSync(
+      partial,
+      new Uint8Array(features.buffer, features.byteOffset, features.byteLength),
+    );
+    renameSync(partial, file);
+    const files = readdirSync(dir)
+      .filter((name) => name.endsWith('.f32'))
+      .map((name) => ({ path: join(dir, name), used: statSync(join(dir, name)).mtimeMs }))
+      .sort((a, b) => b.used - a.used);
+    for (const old of files.slice(diskEntries)) rmSync(old.path, { force: true });
+  } catch {
+    // A cache that cannot be written only costs time on the next run.
+  }
+}
 
 function cacheKey(backbone: Backbone, windows: readonly FeatureWindow[]): string {
   const hash = createHash('sha256');
@@ -137,11 +198,16 @@ export async function extractFeatures(
   rows: number,
   token: Cancellation,
   onProgress: (progress: FeatureProgress) => void = () => undefined,
+  /** Where features are kept between processes; none when undefined. */
+  cacheDir?: string,
 ): Promise<{ features: Float32Array; cached: boolean }> {
   const dim = readDim(backbone);
   const key = cacheKey(backbone, windows);
-  const hit = cache.get(key);
-  if (hit) return { features: hit, cached: true };
+  const hit = cache.get(key) ?? readDiskCache(cacheDir, key, rows * dim);
+  if (hit) {
+    remember(key, hit);
+    return { features: hit, cached: true };
+  }
   const features = new Float32Array(rows * dim);
   const totalTokens = windows.reduce((sum, w) => sum + w.ids.length, 0);
   const started = performance.now();
@@ -177,8 +243,8 @@ export async function extractFeatures(
       });
     }
   }
-  cache.set(key, features);
-  while (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
+  remember(key, features);
+  writeDiskCache(cacheDir, key, features);
   return { features, cached: false };
 }
 

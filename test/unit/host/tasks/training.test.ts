@@ -16,11 +16,11 @@ import { writeSyntheticTextsCsv, writeSyntheticTokensJsonl } from '../../../supp
 
 const base = join(fixturesDir, 'gpt2-tiny-base');
 const samples = join(repoRoot, 'test', 'fixtures', 'training');
-const settings = { cacheDir: join(tmpdir(), 'gpt2-heads-test-cache'), offline: true, threads: 1 };
 
 describe('training a head (host tasks)', function () {
   this.timeout(120_000);
   const scratch = mkdtempSync(join(tmpdir(), 'gpt2-heads-training-'));
+  const settings = { cacheDir: join(scratch, 'cache'), offline: true, threads: 1 };
   const tokensFile = join(scratch, 'classes.jsonl');
   const textsFile = join(scratch, 'texts.csv');
   // A backbone the project makes (HF's initialisation, saved as safetensors); the CoNLL samples
@@ -86,6 +86,11 @@ describe('training a head (host tasks)', function () {
     assert.ok(bytes(a.folder).equals(bytes(b.folder)));
     assert.deepEqual(a.report.history, b.report.history);
     assert.ok(b.report.timing.features_cached, 'the second run reuses the features');
+    const kept = readdirSync(join(settings.cacheDir, 'training-features'));
+    assert.ok(
+      kept.some((name) => name.endsWith('.f32')),
+      'features are kept on disk',
+    );
   });
 
   it('trains a bias-free sequence classifier (score.weight) from CSV texts', async () => {
@@ -145,12 +150,15 @@ describe('training a head (host tasks)', function () {
   });
 
   it('leaves no folder when cancelled during feature extraction or training', async () => {
-    for (const phase of ['features', 'training'] as const) {
+    for (const [i, phase] of (['features', 'training'] as const).entries()) {
       const out = join(scratch, `cancelled-${phase}`);
+      // Data of its own, so its features are extracted (not found in the cache).
+      const data = join(scratch, `cancel-${phase}.jsonl`);
+      writeSyntheticTokensJsonl(data, 150, 100 + i);
       const token = { isCancellationRequested: false };
       await assert.rejects(
         trainHead(
-          { task: 'token-classification', model: generated, train: tokensFile, out, seed: 77 },
+          { task: 'token-classification', model: generated, train: data, out, seed: 77 },
           settings,
           token,
           (progress) => {
