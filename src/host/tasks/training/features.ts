@@ -198,12 +198,13 @@ export async function extractFeatures(
   rows: number,
   token: Cancellation,
   onProgress: (progress: FeatureProgress) => void = () => undefined,
-  /** Where features are kept between processes; none when undefined. */
-  cacheDir?: string,
+  /** `dir`: where features are kept between processes. false: no cache at all (the benchmark). */
+  caching: { dir?: string } | false = {},
 ): Promise<{ features: Float32Array; cached: boolean }> {
   const dim = readDim(backbone);
-  const key = cacheKey(backbone, windows);
-  const hit = cache.get(key) ?? readDiskCache(cacheDir, key, rows * dim);
+  const key = caching ? cacheKey(backbone, windows) : '';
+  const cacheDir = caching ? caching.dir : undefined;
+  const hit = caching ? (cache.get(key) ?? readDiskCache(cacheDir, key, rows * dim)) : undefined;
   if (hit) {
     remember(key, hit);
     return { features: hit, cached: true };
@@ -243,8 +244,10 @@ export async function extractFeatures(
       });
     }
   }
-  remember(key, features);
-  writeDiskCache(cacheDir, key, features);
+  if (caching) {
+    remember(key, features);
+    writeDiskCache(cacheDir, key, features);
+  }
   return { features, cached: false };
 }
 

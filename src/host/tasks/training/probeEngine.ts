@@ -71,34 +71,60 @@ export async function onnxProbeEngine(
   return {
     engine(data, weights) {
       const buffer = new Float32Array(Math.min(chunkRows, data.targets.length) * dim);
-      const gather = (rows: Int32Array, from: number, count: number): Tensor => {
-        const slice = buffer.subarray(0, count * dim);
+      const gather = (rows: Int32Array, from: number, count: number, into = buffer): Tensor => {
+        const slice = into.subarray(0, count * dim);
         for (let i = 0; i < count; i++) {
           const row = rows[from + i];
           slice.set(data.features.subarray(row * dim, (row + 1) * dim), i * dim);
         }
         return new Tensor('float32', slice, [count, dim]);
       };
+      interface Chunk {
+        x: Tensor;
+        targets: Tensor;
+        rowWeights: Tensor;
+      }
+      const chunksOf = (rows: Int32Array, keep: boolean): Chunk[] => {
+        const chunks: Chunk[] = [];
+        for (let from = 0; from < rows.length; from += chunkRows) {
+          const count = Math.min(chunkRows, rows.length - from);
+          const targets = new BigInt64Array(count);
+          const rowWeights = new Float32Array(count);
+          for (let i = 0; i < count; i++) {
+            targets[i] = BigInt(data.targets[rows[from + i]]);
+            rowWeights[i] = weights[rows[from + i]];
+          }
+          chunks.push({
+            x: gather(rows, from, count, keep ? new Float32Array(count * dim) : buffer),
+            targets: new Tensor('int64', targets, [count]),
+            rowWeights: new Tensor('float32', rowWeights, [count]),
+          });
+        }
+        return chunks;
+      };
+      // L-BFGS evaluates the same training rows again and again: gather them once (a copy of
+      // those rows' features) instead of at every evaluation.
+      const kept = new WeakMap<Int32Array, Chunk[]>();
       return {
         async lossAndGradient(rows, weight, bias, gradW, gradB) {
           let loss = 0;
           const w = new Tensor('float32', weight, [labels, dim]);
           const b = new Tensor('float32', bias ?? zeros, [labels]);
-          for (let from = 0; from < rows.length; from += chunkRows) {
-            const count = Math.min(chunkRows, rows.length - from);
-            const targets = new BigInt64Array(count);
-            const rowWeights = new Float32Array(count);
-            for (let i = 0; i < count; i++) {
-              targets[i] = BigInt(data.targets[rows[from + i]]);
-              rowWeights[i] = weights[rows[from + i]];
-            }
+          const many = rows.length > chunkRows;
+          let chunks = kept.get(rows);
+          if (!chunks) {
+            // A chunk gathered into the shared buffer is run before the next one is gathered.
+            chunks = many ? chunksOf(rows, true) : undefined;
+            if (chunks) kept.set(rows, chunks);
+          }
+          const run = async (chunk: Chunk) => {
             const outputs = await exclusive(() =>
               gradient.run({
-                x: gather(rows, from, count),
+                x: chunk.x,
                 weight: w,
                 bias: b,
-                targets: new Tensor('int64', targets, [count]),
-                row_weights: new Tensor('float32', rowWeights, [count]),
+                targets: chunk.targets,
+                row_weights: chunk.rowWeights,
               }),
             );
             loss += Number((outputs.loss.data as Float32Array)[0]);
@@ -108,7 +134,9 @@ export async function onnxProbeEngine(
               const gb = outputs.grad_bias.data as Float32Array;
               for (let i = 0; i < gb.length; i++) gradB[i] += gb[i];
             }
-          }
+          };
+          if (chunks) for (const chunk of chunks) await run(chunk);
+          else for (const chunk of chunksOf(rows, false)) await run(chunk);
           return loss;
         },
         async predict(rows, weight, bias) {

@@ -265,7 +265,7 @@ export async function trainHead(
           tokensPerSecond: p.tokensPerSecond,
           etaSeconds: p.etaSeconds,
         }),
-      settings.cacheDir ? join(settings.cacheDir, 'training-features') : undefined,
+      { dir: settings.cacheDir ? join(settings.cacheDir, 'training-features') : undefined },
     );
     const featureSeconds = (performance.now() - featureStart) / 1000;
     const tokens = prepared.windows.windows.reduce((sum, w) => sum + w.ids.length, 0);
