@@ -29,28 +29,29 @@ describe('gpt2-heads train', function () {
   this.timeout(120_000);
   const scratch = mkdtempSync(join(tmpdir(), 'gpt2-heads-train-cli-'));
   const common = ['--cache-dir', join(scratch, 'cache'), '--offline', '--threads', '1'];
-
-  it('trains NER from CoNLL-2003 columns, prints the report with --json, and the folder tags text', async () => {
-    const out = join(scratch, 'ner');
-    const trained = await gpt2Heads([
+  const train = (task: string, file: string, out: string, ...more: string[]) =>
+    gpt2Heads([
       'train',
       '--task',
-      'token-classification',
+      task,
       '--model',
       join(fixturesDir, 'gpt2-tiny-base'),
       '--train',
-      join(samples, 'ner-train.conll'),
-      '--validation',
-      join(samples, 'ner-dev.conll'),
-      '--epochs',
-      '5',
-      '--seed',
-      '3',
+      file,
       '--out',
       out,
-      '--json',
+      ...more,
       ...common,
     ]);
+
+  it('trains NER from CoNLL-2003 columns, prints the report with --json, and the folder tags text', async () => {
+    const out = join(scratch, 'ner');
+    const trained = await train(
+      'token-classification',
+      join(samples, 'ner-train.conll'),
+      out,
+      ...['--validation', join(samples, 'ner-dev.conll'), '--epochs', '5', '--seed', '3', '--json'],
+    );
     assert.equal(trained.code, 0, trained.stderr);
     const report = JSON.parse(trained.stdout) as TrainingReport;
     assert.equal(report.options.seed, 3);
@@ -83,18 +84,7 @@ describe('gpt2-heads train', function () {
     const bad = join(scratch, 'bad.csv');
     writeFileSync(bad, 'text,label\n"fine",a\n"never closed,b\n');
     const out = join(scratch, 'never');
-    const result = await gpt2Heads([
-      'train',
-      '--task',
-      'text-classification',
-      '--model',
-      join(fixturesDir, 'gpt2-tiny-base'),
-      '--train',
-      bad,
-      '--out',
-      out,
-      ...common,
-    ]);
+    const result = await train('text-classification', bad, out);
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
