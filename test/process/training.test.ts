@@ -108,6 +108,38 @@ describe('training in the model host', function () {
     assert.equal(compared, result.report.rows.validation);
   });
 
+  it('runs a second head trained on the same backbone in one shared graph with the first', async () => {
+    const out = join(scratch, 'tagger-2');
+    await train({ task: 'token-classification', train: validationFile, out });
+    // The first head was loaded alone above; unload it so both load as one group.
+    host.connection.sendNotification(
+      methods.configure,
+      hostSettings({}, { cacheDir: join(scratch, 'cache') }),
+    );
+    host.connection.sendNotification(
+      methods.configure,
+      hostSettings(
+        { pos: join(scratch, 'tagger'), ner: out },
+        { cacheDir: join(scratch, 'cache') },
+      ),
+    );
+    for (const role of ['pos', 'ner'] as const) {
+      await host.connection.sendRequest(methods.tag, {
+        role,
+        uri: 'memory:/shared',
+        text: ' the red cat',
+        aggregation_strategy: 'first',
+      });
+    }
+    const status = await host.connection.sendRequest(methods.status);
+    const trained = status.models.filter((m) => m.roles.includes('pos') || m.roles.includes('ner'));
+    assert.equal(trained.length, 2);
+    assert.ok(
+      trained.every((m) => m.sharedBackbone),
+      JSON.stringify(trained),
+    );
+  });
+
   it('saves a text classifier that classifies as it did during validation', async () => {
     const out = join(scratch, 'classifier');
     const result = await train({ task: 'text-classification', train: textsFile, out });

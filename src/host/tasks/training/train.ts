@@ -37,13 +37,20 @@ import { writeModelFolder } from './save';
 
 export const validationFraction = 0.1;
 
-/** Labels in a stable order: O first, then by entity type with B- before I-, else by name. */
+/**
+ * Labels in a stable order: ids (labels that are all integers) by value; otherwise O first, then
+ * by entity type with B- before I-, else by name.
+ */
 export function orderLabels(labels: Iterable<string>): string[] {
+  const unique = [...new Set(labels)];
+  if (unique.every((label) => /^\d+$/.test(label))) {
+    return unique.sort((a, b) => Number(a) - Number(b));
+  }
   const key = (label: string) => {
     const iob = /^([BI])-(.+)$/.exec(label);
     return iob ? `${iob[2]}\u0000${iob[1]}` : label;
   };
-  return [...new Set(labels)].sort((a, b) => {
+  return unique.sort((a, b) => {
     if (a === 'O' || b === 'O') return a === 'O' ? (b === 'O' ? 0 : -1) : 1;
     const [ka, kb] = [key(a), key(b)];
     return ka < kb ? -1 : ka > kb ? 1 : 0;
