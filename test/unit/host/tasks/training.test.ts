@@ -8,6 +8,12 @@ import { cpuEngine, rowWeights, seededRandom } from '../../../../src/heads/linea
 import { CancelledError, HostError, neverCancelled } from '../../../../src/host/errors';
 import { makeRandomModel } from '../../../../src/host/convert/maker';
 import { readSafetensors } from '../../../../src/host/convert/safetensors';
+import {
+  batchWindows,
+  pooledIndex,
+  textWindows,
+  wordWindows,
+} from '../../../../src/host/tasks/training/features';
 import { onnxProbeEngine } from '../../../../src/host/tasks/training/probeEngine';
 import { trainHead } from '../../../../src/host/tasks/training/train';
 import type { TrainParams, TrainingReport } from '../../../../src/protocol';
@@ -209,5 +215,56 @@ describe('training a head (host tasks)', function () {
     } finally {
       await onnx.release();
     }
+  });
+});
+
+describe('training feature windows', () => {
+  it('reads a sentence longer than the context in the editor windows, one row per word', () => {
+    // 300 words of two tokens each, then a short sentence: 600 + 4 tokens, context 128.
+    const long = {
+      ids: Array.from({ length: 600 }, (_, i) => i),
+      firstTokens: Array.from({ length: 300 }, (_, w) => 2 * w),
+    };
+    const short = { ids: [7, 8, 9, 10], firstTokens: [0, 1, 3] };
+    const { windows, rows } = wordWindows([long, short], 128);
+    assert.equal(rows, 303);
+    assert.ok(windows.every((w) => w.ids.length <= 128 && w.positions.length === w.rows.length));
+    const seen = windows.flatMap((w) => w.rows).sort((a, b) => a - b);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 303 }, (_, i) => i),
+    );
+    for (const window of windows.slice(0, -1)) {
+      // The row of word w sits at token 2w of the long sentence.
+      window.positions.forEach((position, i) => {
+        assert.equal(window.ids[position], 2 * window.rows[i]);
+      });
+    }
+    const last = windows[windows.length - 1];
+    assert.deepEqual(last, { ids: [7, 8, 9, 10], positions: [0, 1, 3], rows: [300, 301, 302] });
+  });
+
+  it('pools a text at its last non-pad token and truncates it to the context', () => {
+    assert.equal(pooledIndex([5, 6, 50256], 50256), 1);
+    assert.equal(pooledIndex([50256], 50256), 0);
+    const { windows } = textWindows([Array.from({ length: 200 }, (_, i) => i + 1)], 128, 50256);
+    assert.equal(windows[0].ids.length, 128);
+    assert.deepEqual(windows[0].positions, [127]);
+  });
+
+  it('batches windows of similar length within the padded-token budget', () => {
+    const window = (length: number) => ({
+      ids: new Array<number>(length).fill(1),
+      positions: [0],
+      rows: [0],
+    });
+    const batches = batchWindows([window(10), window(100), window(12), window(90)], 200);
+    assert.deepEqual(
+      batches.map((b) => b.map((w) => w.ids.length)),
+      [
+        [10, 12],
+        [90, 100],
+      ],
+    );
   });
 });
