@@ -43,6 +43,17 @@ export const defaultProbeOptions: ProbeOptions = {
 
 export const lbfgsIterationsPerEpoch = 10;
 
+/** Rows up to which L-BFGS (full batch) is the default; above, Adam's passes are far cheaper. */
+export const lbfgsMaxRows = 20_000;
+
+/** The optimiser and batch size used unless chosen: L-BFGS for small data, Adam for large. */
+export function defaultsFor(rows: number): Pick<ProbeOptions, 'optimizer' | 'batchSize'> {
+  return {
+    optimizer: rows <= lbfgsMaxRows ? 'lbfgs' : 'adam',
+    batchSize: Math.min(1024, Math.max(32, Math.round(rows / 50))),
+  };
+}
+
 /** nn.Linear's layout: weight [labels, dim], bias [labels]. */
 export interface LinearHead {
   labels: number;
@@ -407,6 +418,7 @@ export async function trainProbe(
     const m = new Float64Array(params.size);
     const v = new Float64Array(params.size);
     const order = Array.from(trainRows);
+    const totalSteps = options.epochs * Math.ceil(order.length / options.batchSize);
     let step = 0;
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       shuffle(order, random);
@@ -418,7 +430,9 @@ export async function trainProbe(
         for (const row of batch) batchWeight += weights[row];
         lossSum += loss * batchWeight;
         step++;
-        const lr = options.learningRate;
+        // Cosine decay to a tenth: the steps settle instead of circling the optimum.
+        const lr =
+          options.learningRate * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / totalSteps)));
         const correction1 = 1 - 0.9 ** step;
         const correction2 = 1 - 0.999 ** step;
         for (let i = 0; i < params.size; i++) {

@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import {
   cpuEngine,
   defaultProbeOptions,
+  defaultsFor,
   splitIndices,
   trainProbe,
   type ProbeOptions,
@@ -292,6 +293,9 @@ export async function trainHead(
       Int32Array.from(exampleIndices.flatMap((i) => prepared.exampleRows[i]));
     const trainRows = rowsOf(split.train);
     const validationRows = rowsOf(split.validation);
+    const automatic = defaultsFor(trainRows.length);
+    options.optimizer = params.optimizer ?? automatic.optimizer;
+    options.batchSize = params.batchSize ?? automatic.batchSize;
     const sentenceLengths = isWords
       ? split.validation.map((i) => prepared.exampleRows[i].length)
       : undefined;
