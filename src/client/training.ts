@@ -184,13 +184,19 @@ async function offerUse(
   return role;
 }
 
-async function showReport(result: TrainResult): Promise<void> {
-  const uri = vscode.Uri.file(`${result.folder}/training_report.md`);
-  await vscode.workspace.fs.writeFile(
-    uri,
-    new TextEncoder().encode(reportMarkdown(result.report, result.folder)),
-  );
-  await vscode.commands.executeCommand('markdown.showPreview', uri);
+/** The results view: the report as Markdown beside the model, opened in the preview. */
+async function showReport(result: TrainResult, log: vscode.LogOutputChannel): Promise<void> {
+  const uri = vscode.Uri.joinPath(vscode.Uri.file(result.folder), 'training_report.md');
+  try {
+    await vscode.workspace.fs.writeFile(
+      uri,
+      new TextEncoder().encode(reportMarkdown(result.report, result.folder)),
+    );
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  } catch (error) {
+    // The model is saved either way; training_report.json holds the same figures.
+    log.warn(`The training report could not be shown: ${(error as Error).message}`);
+  }
 }
 
 export async function trainHeadCommand(
@@ -248,7 +254,7 @@ export async function trainHeadCommand(
     return undefined;
   }
   ctx.log.info(`Trained ${result.report.architecture} in ${result.folder}`);
-  if (args.showReport !== false) await showReport(result);
+  if (args.showReport !== false) await showReport(result, ctx.log);
   await offerUse(result, task, args.use);
   return result;
 }
