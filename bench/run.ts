@@ -16,6 +16,7 @@ import { benchMemory, memoryReport, type MemoryResults } from './memoryBench';
 import { markdownReport } from './report';
 import { interpolate } from './stats';
 import type { WeightDtype } from '../src/protocol';
+import { benchTraining, trainingLines, type TrainingBench } from './training';
 
 export interface BenchResults {
   date: string;
@@ -30,6 +31,8 @@ export interface BenchResults {
   skipped: string[];
   /** Host memory against its baselines, and the shared host against one host per window. */
   memory?: MemoryResults;
+  /** Feature extraction and probe training (Train a Head). */
+  training?: TrainingBench;
   /** activate() in the real VS Code harness, when it could be measured. */
   activationMs?: number;
   wallMs: number;
@@ -177,6 +180,14 @@ async function main(): Promise<void> {
   }
 
   if (!QUICK) await viaHost('fp32');
+  if (budget.allows('training a head', 90_000)) {
+    results.training = await benchTraining(
+      models.checkpoints.ner,
+      corpusFile.text,
+      path.join(repoRoot, '.cache', 'bench-training'),
+      log,
+    );
+  }
   if (budget.allows('extension activation in VS Code', 60_000)) {
     results.activationMs = measureActivation(repoRoot, log);
   }
@@ -186,6 +197,7 @@ async function main(): Promise<void> {
   const file = path.join(repoRoot, 'bench', QUICK ? 'results.quick.json' : 'results.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + markdownReport(results) + '\n');
+  if (results.training) console.log(trainingLines(results.training).join('\n') + '\n');
   log(`wrote ${path.relative(repoRoot, file)}`);
 }
 

@@ -4,7 +4,7 @@
 // prints what HF's pipelines return, with character offsets in UTF-16 code units.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   headFor,
@@ -32,6 +32,8 @@ import { aggregationStrategies } from './heads/tokenClassification';
 import type { LoadedModel } from './host/models/loadedModel';
 import { ModelRegistry } from './host/models/registry';
 import { corpusTask, endpointSettings, exportTritonTask, servingOptions } from './cliServing';
+import { trainHead } from './host/tasks/training/train';
+import { labelledFormats } from './text/labelledData';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -351,6 +353,73 @@ const tasks: Record<string, Task> = {
     },
   },
   'export-triton': exportTritonTask,
+  train: {
+    summary: 'Train a linear head on a frozen backbone from labelled data; save a model folder.',
+    options: {
+      task: { type: 'string' },
+      train: { type: 'string' },
+      validation: { type: 'string' },
+      format: { type: 'string' },
+      'label-column': { type: 'string' },
+      'label-names': { type: 'string' },
+      epochs: { type: 'string' },
+      seed: { type: 'string' },
+      optimizer: { type: 'string' },
+      'learning-rate': { type: 'string' },
+      l2: { type: 'string' },
+      'class-weights': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
+    async run(values, io) {
+      const task = choice(values, 'task', ['token-classification', 'text-classification'] as const);
+      const { model, train, out } = values;
+      if (
+        !task ||
+        typeof model !== 'string' ||
+        typeof train !== 'string' ||
+        typeof out !== 'string'
+      ) {
+        throw new HostError('train needs --task, --model BACKBONE, --train FILE and --out FOLDER.');
+      }
+      const names = values['label-names'];
+      const { report, folder } = await trainHead(
+        {
+          task,
+          model,
+          train: resolve(train),
+          validation:
+            typeof values.validation === 'string' ? resolve(values.validation) : undefined,
+          format: choice(values, 'format', labelledFormats),
+          labelColumn: values['label-column'] as string | undefined,
+          labelNames: typeof names === 'string' ? names.split(',') : undefined,
+          out: resolve(out),
+          epochs: numberOption(values, 'epochs'),
+          seed: numberOption(values, 'seed'),
+          optimizer: choice(values, 'optimizer', ['adam', 'lbfgs'] as const),
+          learningRate: numberOption(values, 'learning-rate'),
+          l2: numberOption(values, 'l2'),
+          classWeights: choice(values, 'class-weights', ['none', 'balanced'] as const),
+        },
+        {
+          cacheDir: (values['cache-dir'] as string | undefined) ?? defaultCacheDir,
+          offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
+          threads: numberOption(values, 'threads') ?? 0,
+        },
+        neverCancelled,
+        (progress) => io.err(progress.message),
+      );
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else {
+        const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+        const { validation, baseline } = report;
+        io.out(
+          `accuracy ${percent(validation.accuracy)} (majority "${baseline.label}": ${percent(baseline.validation.accuracy)})`,
+        );
+        if (validation.entities) io.out(`entity F1 ${percent(validation.entities.f1)}`);
+        io.out(`Wrote ${folder}`);
+      }
+    },
+  },
   'make-random': {
     summary: 'Write a GPT-2 model folder with seeded random weights (tests, demos, benchmarks).',
     options: {
@@ -436,6 +505,7 @@ let registry: ModelRegistry | undefined;
 /** The model of this run; corpus mode runs the task once per document on it. */
 let loaded: Promise<LoadedModel> | undefined;
 let taskName = '';
+const defaultCacheDir = join(homedir(), '.cache', 'gpt2-heads');
 
 function loadModel(values: Values): Promise<LoadedModel> {
   loaded ??= loadOnce(values);
@@ -451,8 +521,7 @@ async function loadOnce(values: Values): Promise<LoadedModel> {
   const settings: HostSettings = {
     models: modelsFor(() => ''),
     offline: values.offline === true || process.env.GPT2_HEADS_OFFLINE === '1',
-    cacheDir:
-      (values['cache-dir'] as string | undefined) ?? join(homedir(), '.cache', 'gpt2-heads'),
+    cacheDir: (values['cache-dir'] as string | undefined) ?? defaultCacheDir,
     dtype: choice(values, 'dtype', dtypeChoices) ?? 'auto',
     threads: numberOption(values, 'threads') ?? 0,
     endpoints: endpoint?.settings,

@@ -403,6 +403,99 @@ export interface SurprisalResult {
   recomputed: [start: number, end: number][];
 }
 
+import type { LabelledFormat } from './text/labelledData';
+import type { Evaluation } from './heads/trainingMetrics';
+export type { LabelledFormat, Evaluation };
+
+export type TrainingTask = 'token-classification' | 'text-classification';
+
+/** Train a linear head on a frozen backbone and save it as a Hugging Face model folder. */
+export interface TrainParams extends PartialResultParams {
+  task: TrainingTask;
+  /** The backbone: a local GPT-2 folder or a Hugging Face Hub id. */
+  model: string;
+  /** Labelled data files (absolute paths). */
+  train: string;
+  /** Without it, a seeded 10% of the training examples is held out. */
+  validation?: string;
+  format?: LabelledFormat;
+  /** CoNLL-U: upos (default) or xpos; JSON Lines and CSV: the field that holds the labels. */
+  labelColumn?: string;
+  /** Label names, when the data stores label ids. */
+  labelNames?: string[];
+  /** The folder to create; it must not exist or be empty. */
+  out: string;
+  epochs?: number;
+  seed?: number;
+  optimizer?: 'adam' | 'lbfgs';
+  learningRate?: number;
+  batchSize?: number;
+  l2?: number;
+  classWeights?: 'none' | 'balanced';
+  /** Also return the validation predictions (scripts and tests compare them with the saved head). */
+  includePredictions?: boolean;
+}
+
+/** Sent as partial results of a train request: what it is doing now. */
+export interface TrainProgress {
+  phase: 'loading' | 'features' | 'training' | 'saving';
+  message: string;
+  /** 0–100 of the current phase when known. */
+  percent?: number;
+  tokensPerSecond?: number;
+  etaSeconds?: number;
+  epoch?: number;
+  epochs?: number;
+  loss?: number;
+  validationScore?: number;
+}
+export const trainProgress = new ProgressType<TrainProgress>();
+
+/** training_report.json, written beside the model. */
+export interface TrainingReport {
+  task: TrainingTask;
+  architecture: 'GPT2ForTokenClassification' | 'GPT2ForSequenceClassification';
+  backbone: string;
+  train_file: string;
+  validation_file: string | null;
+  /** Fraction of the training examples held out when there was no validation file. */
+  validation_split: number | null;
+  labels: string[];
+  examples: { train: number; validation: number };
+  /** Labelled words (token classification) or texts. */
+  rows: { train: number; validation: number };
+  options: {
+    optimizer: 'adam' | 'lbfgs';
+    epochs: number;
+    learning_rate: number;
+    batch_size: number;
+    l2: number;
+    class_weights: 'none' | 'balanced';
+    seed: number;
+    patience: number;
+  };
+  /** The score early stopping maximised: entity_f1 (IOB tags) or accuracy. */
+  validation_metric: 'entity_f1' | 'accuracy';
+  history: { epoch: number; loss: number; validation_score: number }[];
+  best_epoch: number;
+  validation: Evaluation;
+  baseline: { label: string; validation: Evaluation };
+  timing: {
+    feature_seconds: number;
+    features_cached: boolean;
+    tokens: number;
+    tokens_per_second: number;
+    training_seconds: number;
+  };
+}
+
+export interface TrainResult {
+  folder: string;
+  report: TrainingReport;
+  /** With includePredictions: the predicted label of each validation word or text, by example. */
+  validationPredictions?: string[][];
+}
+
 export const methods = {
   /** client → host: the settings changed (also sent right after start). */
   configure: new NotificationType<HostSettings>('gpt2Heads/configure'),
@@ -428,6 +521,10 @@ export const methods = {
   cancelLoad: new NotificationType<{ source: string }>('gpt2Heads/cancelLoad'),
   /** client → host: each token's log-probability under the LM, with alternatives (surprisal lens). */
   surprisal: new RequestType<SurprisalParams, SurprisalResult, ErrorData>('gpt2Heads/surprisal'),
+  /** client → host: train a head on labelled data and save it. Streams TrainProgress. */
+  train: new ProtocolRequestType<TrainParams, TrainResult, TrainProgress, ErrorData, void>(
+    'gpt2Heads/train',
+  ),
 };
 
 /** Error codes the host puts on failed requests, so the client can offer the right action. */

@@ -13,6 +13,7 @@ import { settings, write } from './settings';
 import { askQuestion, clearAnswerDecorations, type AskArguments } from './questionAnswering';
 import { chooseBestOption, clearChoiceDecorations } from './multipleChoice';
 import { goToEntity, revealSpan } from './entityTree';
+import { trainHeadCommand, type TrainArguments } from './training';
 
 /** What commands get: the features' context and the features that keep state. */
 export interface Context extends FeatureContext {
@@ -69,6 +70,7 @@ const commands: Record<string, Command> = {
   'gpt2Heads.askQuestion': (ctx, args) => askQuestion(ctx, (args ?? {}) as AskArguments),
   'gpt2Heads.chooseBestOption': (ctx) => chooseBestOption(ctx),
   'gpt2Heads.goToEntity': (ctx) => goToEntity(ctx.tagger),
+  'gpt2Heads.trainHead': (ctx, args) => trainHeadCommand(ctx, (args ?? {}) as TrainArguments),
   'gpt2Heads.toggleSurprisal': (ctx) => ctx.surprisal.toggle(),
   'gpt2Heads.nextSurprisingToken': (ctx) => ctx.surprisal.goToNextSurprisingToken(),
   'gpt2Heads.revealSpan': (_ctx, uri, start, end) =>

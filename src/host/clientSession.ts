@@ -14,6 +14,7 @@ import {
   headFor,
   methods,
   tagChunk,
+  trainProgress,
   windowProgress,
   type ErrorData,
   type HostSettings,
@@ -30,6 +31,7 @@ import { chooseRequest } from './tasks/multipleChoice';
 import { answerRequest } from './tasks/questionAnswering';
 import { surprisalResult } from './tasks/surprisal';
 import { tagRequest } from './tasks/tagging';
+import { trainHead } from './tasks/training/train';
 
 const started = Date.now();
 
@@ -234,6 +236,18 @@ export function serveClient(
           )
         : models().use('lm', (model) => chooseRequest(model, params, token, 'language-model')),
     ),
+  );
+
+  connection.onRequest(methods.train, (params, token) =>
+    answer(methods.train.method, token, async () => {
+      models();
+      const result = await trainHead(params, settings, token, (progress) => {
+        if (params.partialResultToken !== undefined) {
+          void connection.sendProgress(trainProgress, params.partialResultToken, progress);
+        }
+      });
+      return params.includePredictions ? result : { folder: result.folder, report: result.report };
+    }),
   );
 
   connection.onRequest(methods.surprisal, (params, token) =>
