@@ -32,23 +32,11 @@ import { aggregationStrategies } from './heads/tokenClassification';
 import type { LoadedModel } from './host/models/loadedModel';
 import { ModelRegistry } from './host/models/registry';
 import { corpusTask, endpointSettings, exportTritonTask, servingOptions } from './cliServing';
+import type { Io, Task, Values } from './cliTask';
 import { trainHead } from './host/tasks/training/train';
 import { labelledFormats } from './text/labelledData';
 
-export type Values = Record<string, string | boolean | string[] | undefined>;
-
-export interface Task {
-  summary: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Values, io: Io): Promise<void>;
-}
-
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  /** Text without a line break (streamed generation, a progress bar). */
-  write?(text: string, stream: 'out' | 'err'): void;
-}
+export type { Io, Task, Values };
 
 const common: NonNullable<ParseArgsConfig['options']> = {
   model: { type: 'string', short: 'm' },

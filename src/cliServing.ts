@@ -2,7 +2,7 @@
 // the LM on an OpenAI-compatible one), corpus mode (--input-glob … --output …), and the
 // export-triton task that writes a model repository for Triton or KServe.
 import type { ParseArgsConfig } from 'node:util';
-import type { Io, Task, Values } from './cli';
+import type { Io, Task, Values } from './cliTask';
 import type { EndpointSettings, HeadRole } from './protocol';
 import { HostError } from './host/errors';
 import { runCorpus } from './host/corpus';

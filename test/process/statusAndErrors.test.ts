@@ -146,7 +146,8 @@ describe('structured errors and the status notification of the host process', fu
 
   it('is not quiescent while a request runs, and reports its windows as work-done progress', async () => {
     statuses.length = 0;
-    const long = Array.from({ length: 40 }, () => text).join('\n');
+    // Lines of their own: the host caches windows by content, and must really run these.
+    const long = Array.from({ length: 120 }, (_, i) => `${i}. ${text}`).join('\n');
     const windows: { done: number; total: number }[] = [];
     const token = 'windows-1';
     const listener = host.connection.onProgress(windowProgress, token, (progress) => {
