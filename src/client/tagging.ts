@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { targetEditor } from './editors';
 import {
   methods,
+  tagChunk,
   taggingRoles,
   type TaggedSpan,
   type TaggingRole,
@@ -20,6 +21,18 @@ import { shiftSpans, visibleSpans } from '../text/spans';
 import { waitingFor } from './firstUse';
 
 const roles = taggingRoles;
+
+/** What the editors showing the document show of it, as UTF-16 offsets (their windows go first). */
+function visibleRangesOf(document: vscode.TextDocument): TagParams['visibleRanges'] {
+  const ranges = vscode.window.visibleTextEditors
+    .filter((editor) => editor.document === document)
+    .flatMap((editor) => editor.visibleRanges)
+    .map((range) => ({
+      start: document.offsetAt(range.start),
+      end: document.offsetAt(range.end),
+    }));
+  return ranges.length > 0 ? ranges : undefined;
+}
 /** After an edit dropped spans, their decorations are painted again this much later. */
 const repaintDelayMs = 150;
 
@@ -73,6 +86,8 @@ interface DocumentState {
   requests: Record<TaggingRole, LatestRequest>;
   /** Automatic tagging after edits, debounced. */
   auto: LatestRequest;
+  /** Spans of the windows done so far, shown until a role's first result arrives. */
+  partial: Partial<Record<TaggingRole, DocumentSpan[]>>;
 }
 
 /**
@@ -114,7 +129,9 @@ export class Tagger implements vscode.Disposable {
   spans(uri: vscode.Uri, role?: TaggingRole): DocumentSpan[] {
     const state = this.documents.get(uri.toString());
     if (!state) return [];
-    return roles.filter((r) => !role || r === role).flatMap((r) => state.roles[r]?.spans ?? []);
+    return roles
+      .filter((r) => !role || r === role)
+      .flatMap((r) => state.roles[r]?.spans ?? state.partial[r] ?? []);
   }
 
   taggedVersion(uri: vscode.Uri, role: TaggingRole): number | undefined {
@@ -166,6 +183,7 @@ export class Tagger implements vscode.Disposable {
   dispose(): void {
     this.clear();
     if (this.repaintTimer) clearTimeout(this.repaintTimer);
+    if (this.partialTimer) clearTimeout(this.partialTimer);
     this.decorations.dispose();
     for (const disposable of this.disposables) disposable.dispose();
   }
@@ -185,12 +203,15 @@ export class Tagger implements vscode.Disposable {
         aggregation_strategy: settings.aggregationStrategy(document.uri),
         ignore_labels: settings.ignoreLabels(document.uri),
         leftContextTokens: settings.taggingContext(document.uri) || undefined,
+        visibleRanges: visibleRangesOf(document),
       };
-      const result = await this.ctx.host.requestWithProgress(
-        methods.tag,
-        params,
-        progress && windowReporter(progress),
-        token,
+      const result = await this.withPartialSpans(document, role, version, (partialResultToken) =>
+        this.ctx.host.requestWithProgress(
+          methods.tag,
+          { ...params, partialResultToken },
+          progress && windowReporter(progress),
+          token,
+        ),
       );
       if (document.version !== version || token.isCancellationRequested) {
         throw new vscode.CancellationError();
@@ -211,6 +232,47 @@ export class Tagger implements vscode.Disposable {
     }, outer);
   }
 
+  /**
+   * Runs a tag request whose windows' spans arrive as they are done (those on screen first) and
+   * paints them while the document has no tags of this role yet; the final result replaces them.
+   */
+  private async withPartialSpans<R>(
+    document: vscode.TextDocument,
+    role: TaggingRole,
+    version: number,
+    request: (partialResultToken: string) => Promise<R>,
+  ): Promise<R> {
+    const client = await this.ctx.host.start();
+    const partialResultToken = `gpt2Heads-tag-${role}-${Date.now()}-${++this.partialCounter}`;
+    const state = this.stateOf(document.uri);
+    const subscription = client.onProgress(tagChunk, partialResultToken, (chunk) => {
+      if (state.roles[role] || document.version !== version) return;
+      const text = document.getText();
+      const spans = visibleSpans(text, chunk.spans).map(
+        (span) => new TagSpan(document, role, span),
+      );
+      state.partial[role] = [...(state.partial[role] ?? []), ...spans];
+      this.renderSoon();
+    });
+    try {
+      return await request(partialResultToken);
+    } finally {
+      subscription.dispose();
+      delete state.partial[role];
+    }
+  }
+
+  private partialCounter = 0;
+  private partialTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Windows finish in bursts: one repaint for the spans of those that finish together. */
+  private renderSoon(): void {
+    this.partialTimer ??= setTimeout(() => {
+      this.partialTimer = undefined;
+      this.renderAll();
+    }, 30);
+  }
+
   private stateOf(uri: vscode.Uri): DocumentState {
     const key = uri.toString();
     let state = this.documents.get(key);
@@ -219,6 +281,7 @@ export class Tagger implements vscode.Disposable {
         roles: {},
         requests: { ner: new LatestRequest(), pos: new LatestRequest() },
         auto: new LatestRequest(),
+        partial: {},
       };
       this.documents.set(key, state);
     }
@@ -238,6 +301,8 @@ export class Tagger implements vscode.Disposable {
     const state = this.documents.get(event.document.uri.toString());
     if (event.contentChanges.length === 0) return;
     if (state) {
+      // Spans of a request still running are for the text before the edit.
+      state.partial = {};
       const changes = event.contentChanges.map((change) => ({
         offset: change.rangeOffset,
         removed: change.rangeLength,
