@@ -9,6 +9,9 @@
 //
 // The heavy products (rows × dim × labels) go through a ProbeEngine: plain TypeScript here, an
 // onnxruntime graph in the host (same maths, much faster).
+import { seededRandom } from './generation';
+
+export { seededRandom };
 
 export type ProbeOptimizer = 'adam' | 'lbfgs';
 
@@ -103,18 +106,6 @@ export interface ProbeResult {
   history: EpochReport[];
   bestEpoch: number;
   bestScore: number;
-}
-
-/** mulberry32: small, fast and the same on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffle<T>(items: T[], random: () => number): T[] {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WeightDtype } from '../../protocol';
 import { writeFileAtomic } from '../files';
+import { tokenizerFileNames } from './tokenizerFiles';
 import {
   architectureOf,
   ModelFormatError,
@@ -26,15 +27,7 @@ export interface ConvertOptions {
 }
 
 /** Files copied unchanged from the checkpoint when present. */
-const COPIED_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'vocab.json',
-  'merges.txt',
-  'added_tokens.json',
-  'generation_config.json',
-];
+const COPIED_FILES = [...tokenizerFileNames, 'generation_config.json'];
 
 /** Reads model.safetensors, or the shards listed in model.safetensors.index.json. */
 export function readCheckpointWeights(dir: string): Weights {

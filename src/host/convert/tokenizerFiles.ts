@@ -81,3 +81,13 @@ export function writeGpt2TokenizerFiles(dir: string, options: TokenizerOptions):
     JSON.stringify(specialTokens, null, 2) + '\n',
   );
 }
+
+/** The tokenizer files a Hugging Face folder may hold (fast, slow, and their configs). */
+export const tokenizerFileNames = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+];

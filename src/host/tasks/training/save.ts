@@ -19,15 +19,9 @@ import { writeSafetensors } from '../../convert/safetensors';
 import type { WeightTensor } from '../../convert/gpt2Graph';
 import { throwIfCancelled, type Cancellation } from '../../errors';
 import type { Backbone } from './backbone';
+import { tokenizerFileNames } from '../../convert/tokenizerFiles';
 
-const tokenizerFiles = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'vocab.json',
-  'merges.txt',
-  'added_tokens.json',
-];
+const tokenizerFiles = tokenizerFileNames;
 
 export function headConfig(backbone: Backbone, report: TrainingReport): Record<string, unknown> {
   const config: Record<string, unknown> = { ...backbone.config };
