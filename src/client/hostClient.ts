@@ -167,7 +167,7 @@ export class HostClient implements vscode.Disposable {
     token?: vscode.CancellationToken,
   ): Promise<R> {
     if (!onWindows) return this.request(type, params, token);
-    const client = await this.start();
+    const client = await this.prepare(type.method, params);
     const workDoneToken = `gpt2Heads-work-${Date.now()}-${++this.partialCounter}`;
     const subscription = client.onProgress(windowProgress, workDoneToken, onWindows);
     try {
@@ -185,7 +185,7 @@ export class HostClient implements vscode.Disposable {
     onPartial: (chunk: C) => void,
     token?: vscode.CancellationToken,
   ): Promise<R> {
-    const client = await this.start();
+    const client = await this.prepare(type.method, params);
     const partialResultToken = `gpt2Heads-${Date.now()}-${++this.partialCounter}`;
     const subscription = client.onProgress(partials, partialResultToken, (chunk) =>
       onPartial(chunk as C),
@@ -198,6 +198,15 @@ export class HostClient implements vscode.Disposable {
   }
 
   private partialCounter = 0;
+
+  /**
+   * The running client for a request that subscribes to its progress first: asks what must be
+   * asked before the request (first use) and only then starts the host.
+   */
+  async prepare(method: string, params: unknown): Promise<LanguageClient> {
+    await this.beforeRequest?.(method, params);
+    return this.start();
+  }
 
   /** The running client, for features that subscribe to notifications or progress. */
   async start(): Promise<LanguageClient> {

@@ -242,7 +242,7 @@ export class Tagger implements vscode.Disposable {
     version: number,
     request: (partialResultToken: string) => Promise<R>,
   ): Promise<R> {
-    const client = await this.ctx.host.start();
+    const client = await this.ctx.host.prepare(methods.tag.method, { role });
     const partialResultToken = `gpt2Heads-tag-${role}-${Date.now()}-${++this.partialCounter}`;
     const state = this.stateOf(document.uri);
     const subscription = client.onProgress(tagChunk, partialResultToken, (chunk) => {

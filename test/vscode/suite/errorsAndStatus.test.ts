@@ -376,9 +376,10 @@ describe('labels, status items and model status', () => {
     try {
       await vscode.commands.executeCommand('gpt2Heads.showModelStatus');
       const nerFolder = join(fixturesDir, 'gpt2-tiny-ner');
-      const item = picks[0].items.find((i) => i.label.endsWith(nerFolder));
+      // Named by its folder's name; the full path only in the description.
+      const item = picks[0].items.find((i) => i.label.endsWith(' gpt2-tiny-ner'));
       assert.ok(item, picks[0].items.map((i) => i.label).join('\n'));
-      assert.equal(item.description, 'used for Named entities (NER)');
+      assert.equal(item.description, `used for Named entities (NER) · ${nerFolder}`);
       assert.ok(
         picks[0].items.every(
           (i) => !/used for .*\b(ner|lm|multipleChoice)\b/.test(i.description ?? ''),
@@ -401,7 +402,7 @@ describe('labels, status items and model status', () => {
       // The model's setting, from the same details.
       await vscode.commands.executeCommand('gpt2Heads.showModelStatus');
       await until(() => picks.length === 3, 'the model status again');
-      picks[2].activeItems = [picks[2].items.find((i) => i.label.endsWith(nerFolder))!];
+      picks[2].activeItems = [picks[2].items.find((i) => i.label.endsWith(' gpt2-tiny-ner'))!];
       await accept();
       await until(() => picks.length === 4, 'the details again');
       const setting = picks[3].items.find((i) => i.label.includes('gpt2Heads.ner.model'));
