@@ -222,7 +222,8 @@ export class ModelRegistry {
     if (model) await model.session.release().catch(() => undefined);
   }
 
-  private abortSignalFor(url: string): AbortSignal | undefined {
+  /** The signal that cancels the load fetching `url`, if one of this registry's loads is. */
+  abortSignalFor(url: string): AbortSignal | undefined {
     for (const entry of this.entries.values()) {
       if (!entry.loaded && url.includes(`/${entry.source}/`)) return entry.abort.signal;
     }

@@ -2,6 +2,7 @@
 // the same use one registry, so a model is loaded once for all of them.
 import type { HostSettings, LoadProgress } from '../../protocol';
 import { ModelRegistry } from './registry';
+import { useNetworkPolicy } from './runtime';
 
 /** One connected client (a VS Code window, the CLI, a test) as the pool sees it. */
 export interface PoolClient {
@@ -48,6 +49,7 @@ export class RegistryPool {
     }
     group.clients.add(client);
     this.groupOf.set(client, group);
+    this.applyNetworkPolicy();
     return group.registry;
   }
 
@@ -63,6 +65,7 @@ export class RegistryPool {
       group.key = key;
       this.groups.set(key, group);
       group.registry.configure(settings);
+      this.applyNetworkPolicy();
       return group.registry;
     }
     this.detach(client);
@@ -78,6 +81,26 @@ export class RegistryPool {
     if (group.clients.size > 0) return;
     this.groups.delete(group.key);
     void group.registry.dispose();
+    this.applyNetworkPolicy();
+  }
+
+  /**
+   * The network policy is the process's: while any client works offline, the host does not touch
+   * the network for anyone (a window that turned "gpt2Heads.offline" on is never overridden).
+   */
+  private applyNetworkPolicy(): void {
+    const registries = [...this.groups.values()].map((group) => group.registry);
+    if (registries.length === 0) return;
+    const offline = [...this.groups.keys()].some(
+      (key) => (JSON.parse(key) as HostSettings).offline,
+    );
+    useNetworkPolicy(offline, (url) => {
+      for (const registry of registries) {
+        const signal = registry.abortSignalFor(url);
+        if (signal) return signal;
+      }
+      return undefined;
+    });
   }
 
   get clientCount(): number {
