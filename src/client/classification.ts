@@ -76,17 +76,20 @@ export class Classifier implements vscode.Disposable {
       this.items.sequence.item,
       this.items.document.item,
       vscode.window.onDidChangeTextEditorSelection((event) => {
-        if (event.textEditor === vscode.window.activeTextEditor) this.schedule('sequence');
+        if (event.textEditor === targetEditor()) this.schedule('sequence');
       }),
       vscode.window.onDidChangeActiveTextEditor(() => {
         this.schedule('sequence');
         this.schedule('document');
       }),
+      // Focus on a walkthrough or panel: the labels follow the only editor still visible.
+      vscode.window.onDidChangeVisibleTextEditors(() => {
+        if (vscode.window.activeTextEditor) return;
+        this.schedule('sequence');
+        this.schedule('document');
+      }),
       vscode.workspace.onDidChangeTextDocument((event) => {
-        if (
-          event.document === vscode.window.activeTextEditor?.document &&
-          event.contentChanges.length
-        ) {
+        if (event.document === targetEditor()?.document && event.contentChanges.length) {
           this.schedule('document');
         }
       }),
@@ -205,7 +208,9 @@ export class Classifier implements vscode.Disposable {
   private schedule(scope: Scope): void {
     const state = this.items[scope];
     state.latest.cancel();
-    const editor = vscode.window.activeTextEditor;
+    // The editor the labels are for: the active one, or the only one visible while focus is on a
+    // walkthrough, a panel or the Explorer.
+    const editor = targetEditor();
     if (!editor || !servesLanguage(editor.document) || !this.enabled(scope) || !this.available()) {
       state.item.hide();
       return;
