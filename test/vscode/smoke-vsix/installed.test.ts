@@ -22,6 +22,7 @@ interface Manifest {
 
 interface ExpectedEntity {
   entity_group: string;
+  score: number;
   start_utf16: number;
   end_utf16: number;
 }
