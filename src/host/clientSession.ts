@@ -98,12 +98,16 @@ export function serveClient(
   function pushStatus(): void {
     statusTimer ??= setTimeout(() => {
       statusTimer = undefined;
-      const status = serverStatus();
-      const key = JSON.stringify(status);
-      if (key === lastStatus) return;
-      lastStatus = key;
-      void connection.sendNotification(methods.serverStatus, status);
+      sendStatus();
     }, 30);
+  }
+
+  function sendStatus(): void {
+    const status = serverStatus();
+    const key = JSON.stringify(status);
+    if (key === lastStatus) return;
+    lastStatus = key;
+    void connection.sendNotification(methods.serverStatus, status);
   }
 
   /** The request's cancellation, with window progress reported as the client's work-done token. */
@@ -132,7 +136,9 @@ export function serveClient(
     work: () => Promise<T>,
   ): Promise<T | ResponseError<ErrorData>> {
     running++;
-    pushStatus();
+    // Becoming busy is said at once, so even a short request is seen as one.
+    if (running === 1) sendStatus();
+    else pushStatus();
     try {
       const result = await work();
       if (token.isCancellationRequested) throw new CancelledError();
