@@ -136,7 +136,7 @@ describe('a long model call in the host', function () {
       texts: { id: string; text: string }[];
     };
     const long = cases.texts.find((t) => t.id === 'long_text')!.text;
-    const huge = Array.from({ length: 60 }, (_, i) => `${i}. ${long}`).join('\n\n');
+    const huge = Array.from({ length: 600 }, (_, i) => `${i}. ${long}`).join('\n\n');
     // Warm both models so that loading does not decide the order.
     await host.connection.sendRequest(methods.generate, {
       prompt: 'Hi',

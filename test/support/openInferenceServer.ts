@@ -136,8 +136,16 @@ export async function startOpenInferenceServer(repository: string): Promise<Open
         outputs: model.outputs,
       });
     }
-    if (state.fault === 'slow') await new Promise((resolve) => setTimeout(resolve, state.delayMs));
-    if (state.fault === 'busy' && state.busyCount > 0) {
+    // The fault in force when the request arrived decides its fate: a slow request the client
+    // has given up on must not wake later and consume a fault set by a later test.
+    const fault = state.fault;
+    if (fault === 'slow') {
+      let abandoned = false;
+      response.once('close', () => (abandoned = !response.writableEnded));
+      await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+      if (abandoned) return;
+    }
+    if (fault === 'busy' && state.busyCount > 0) {
       const status = state.busyCount % 2 === 0 ? 429 : 503;
       state.busyCount--;
       return send(
@@ -147,7 +155,7 @@ export async function startOpenInferenceServer(repository: string): Promise<Open
         { 'retry-after': String(state.retryAfterSeconds) },
       );
     }
-    if (state.fault === 'malformed') {
+    if (fault === 'malformed') {
       response.writeHead(200, { 'content-type': 'application/json' });
       return void response.end('{"outputs": [ {"name": "logits", "data": [1, 2');
     }
@@ -179,8 +187,8 @@ export async function startOpenInferenceServer(repository: string): Promise<Open
         const shape = [...tensor.dims];
         return {
           name,
-          datatype: state.fault === 'wrong-dtype' ? 'FP16' : 'FP32',
-          shape: state.fault === 'wrong-shape' ? shape.slice(0, -1) : shape,
+          datatype: fault === 'wrong-dtype' ? 'FP16' : 'FP32',
+          shape: fault === 'wrong-shape' ? shape.slice(0, -1) : shape,
           data: Array.from(tensor.data as Float32Array),
         };
       }),
