@@ -17,6 +17,7 @@ import { markdownReport } from './report';
 import { interpolate } from './stats';
 import type { WeightDtype } from '../src/protocol';
 import { benchTraining, trainingLines, type TrainingBench } from './training';
+import { benchCorpusServing, corpusServingLine, type CorpusServingResults } from './corpusServing';
 
 export interface BenchResults {
   date: string;
@@ -33,6 +34,8 @@ export interface BenchResults {
   memory?: MemoryResults;
   /** Feature extraction and probe training (Train a Head). */
   training?: TrainingBench;
+  /** The CLI's corpus mode, locally and against the loopback Open Inference stand-in. */
+  corpusServing?: CorpusServingResults;
   /** activate() in the real VS Code harness, when it could be measured. */
   activationMs?: number;
   wallMs: number;
@@ -188,6 +191,16 @@ async function main(): Promise<void> {
       log,
     );
   }
+  if (budget.allows('corpus mode locally and against the serving stand-in', 60_000)) {
+    log('corpus mode: local, stand-in batched, stand-in one window per request…');
+    results.corpusServing = await benchCorpusServing({
+      repoRoot,
+      model: path.join(repoRoot, '..', 'shared', 'fixtures', 'gpt2-tiny-ner'),
+      docs: QUICK ? 8 : 32,
+      tokens: 1000,
+      concurrency: 8,
+    });
+  }
   if (budget.allows('extension activation in VS Code', 60_000)) {
     results.activationMs = measureActivation(repoRoot, log);
   }
@@ -198,6 +211,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log('\n' + markdownReport(results) + '\n');
   if (results.training) console.log(trainingLines(results.training).join('\n') + '\n');
+  if (results.corpusServing) console.log(corpusServingLine(results.corpusServing) + '\n');
   log(`wrote ${path.relative(repoRoot, file)}`);
 }
 
