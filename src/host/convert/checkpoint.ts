@@ -7,7 +7,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WeightDtype } from '../../protocol';
-import { writeFileAtomic } from '../files';
 import { tokenizerFileNames } from './tokenizerFiles';
 import {
   architectureOf,
@@ -16,8 +15,8 @@ import {
   writeGpt2Config,
   type Gpt2Config,
 } from './gpt2Config';
-import { buildGpt2Graph, readGpt2Dims, type Weights } from './gpt2Graph';
-import { readSafetensors } from './safetensors';
+import { readGpt2Dims, writeGpt2Graph, type Weights } from './gpt2Graph';
+import { openSafetensors } from './safetensors';
 import { readShardIndex, safetensorsFile, safetensorsIndexFile } from './weights';
 import { tokenizerJsonFromSlowFiles } from './slowTokenizer';
 import { readTorchCheckpointFolder } from './torchCheckpoint';
@@ -29,10 +28,13 @@ export interface ConvertOptions {
 /** Files copied unchanged from the checkpoint when present. */
 const COPIED_FILES = [...tokenizerFileNames, 'generation_config.json'];
 
-/** Reads model.safetensors, or the shards listed in model.safetensors.index.json. */
+/**
+ * The weights of model.safetensors, or of the shards listed in model.safetensors.index.json, each
+ * read from its file when first used (see openSafetensors); pytorch_model.bin is read whole.
+ */
 export function readCheckpointWeights(dir: string): Weights {
   const single = path.join(dir, safetensorsFile);
-  if (fs.existsSync(single)) return readSafetensors(single).tensors;
+  if (fs.existsSync(single)) return openSafetensors(single).tensors;
   const index = readShardIndex(dir, safetensorsIndexFile);
   if (index) {
     const weights: Weights = new Map();
@@ -40,7 +42,7 @@ export function readCheckpointWeights(dir: string): Weights {
       const file = path.join(dir, shard);
       if (!fs.existsSync(file))
         throw new ModelFormatError(`${index.path}: shard ${shard} is missing`);
-      for (const [name, tensor] of readSafetensors(file).tensors) weights.set(name, tensor);
+      for (const [name, tensor] of openSafetensors(file).tensors) weights.set(name, tensor);
     }
     for (const [name, shard] of Object.entries(index.weightMap)) {
       if (!weights.has(name))
@@ -64,22 +66,22 @@ export function readCheckpointWeights(dir: string): Weights {
   );
 }
 
-/** Writes onnx/model.onnx (and onnx/model_quantized.onnx for q8) for the config's architecture. */
+/**
+ * Writes onnx/model.onnx (and onnx/model_quantized.onnx for q8) for the config's architecture,
+ * one graph at a time and each straight to its file.
+ */
 export function writeOnnxModels(
   outDir: string,
   config: Gpt2Config,
   weights: Weights,
   dtype: WeightDtype,
-  fp32Model = buildGpt2Graph(config, weights),
 ): void {
   const onnxDir = path.join(outDir, 'onnx');
-  fs.mkdirSync(onnxDir, { recursive: true });
-  writeFileAtomic(path.join(onnxDir, 'model.onnx'), fp32Model);
+  writeGpt2Graph(path.join(onnxDir, 'model.onnx'), config, weights);
   if (dtype === 'q8') {
-    writeFileAtomic(
-      path.join(onnxDir, 'model_quantized.onnx'),
-      buildGpt2Graph(config, weights, { quantize: true }),
-    );
+    writeGpt2Graph(path.join(onnxDir, 'model_quantized.onnx'), config, weights, {
+      quantize: true,
+    });
   }
 }
 
@@ -98,14 +100,13 @@ export function convertCheckpoint(
   const tokenizerJson = fs.existsSync(path.join(srcDir, 'tokenizer.json'))
     ? undefined
     : tokenizerJsonFromSlowFiles(srcDir);
-  // Built before anything is written, so a bad checkpoint leaves no half-made folder.
-  const fp32Model = buildGpt2Graph(config, weights);
-  fs.mkdirSync(outDir, { recursive: true });
+  // The graphs are built before anything else is written, so a bad checkpoint leaves no
+  // half-made folder.
+  writeOnnxModels(outDir, config, weights, options.dtype ?? 'fp32');
   writeGpt2Config(outDir, config);
   for (const name of COPIED_FILES) {
     const file = path.join(srcDir, name);
     if (fs.existsSync(file)) fs.copyFileSync(file, path.join(outDir, name));
   }
   if (tokenizerJson) fs.writeFileSync(path.join(outDir, 'tokenizer.json'), tokenizerJson);
-  writeOnnxModels(outDir, config, weights, options.dtype ?? 'fp32', fp32Model);
 }

@@ -554,6 +554,24 @@ export function buildGpt2Graph(
   weights: Weights,
   options: BuildOptions = {},
 ): Uint8Array {
+  return gpt2Graph(config, weights, options).toBytes();
+}
+
+/**
+ * Builds the ONNX model straight into `file` (whole or not at all): the same bytes as
+ * buildGpt2Graph, but the weights are not copied into one buffer on the way. With weights opened
+ * lazily (readCheckpointWeights), a quantized graph never holds the float32 backbone.
+ */
+export function writeGpt2Graph(
+  file: string,
+  config: Gpt2Config,
+  weights: Weights,
+  options: BuildOptions = {},
+): void {
+  gpt2Graph(config, weights, options).writeTo(file);
+}
+
+function gpt2Graph(config: Gpt2Config, weights: Weights, options: BuildOptions): GraphBuilder {
   const dims = readGpt2Dims(config);
   const tensors = backboneTensors(dims, weights);
   const lmHead = weights.get(LM_HEAD);
@@ -584,7 +602,7 @@ export function buildGpt2Graph(
       seen.add(head.name);
       addHead(w, head, ids, hidden, dims);
     }
-    return g.toBytes();
+    return g;
   }
 
   const architecture = options.architecture ?? architectureOf(config);
@@ -619,7 +637,7 @@ export function buildGpt2Graph(
       buildDoubleHeads(w, config, weights);
       break;
   }
-  return g.toBytes();
+  return g;
 }
 
 function buildPlainHead(w: Gpt2GraphWriter, head: HeadSpec): void {

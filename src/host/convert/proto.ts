@@ -1,4 +1,5 @@
 import { onnx } from 'onnx-proto';
+import { writeChunksAtomic } from '../files';
 
 /** ONNX element types used by the GPT-2 graphs (values of TensorProto.DataType). */
 export const DataType = {
@@ -173,20 +174,78 @@ export class GraphBuilder {
 
   /** Serialises the model. */
   toBytes(graphName = 'main_graph'): Uint8Array {
+    const chunks: Uint8Array[] = [];
+    this.encode(graphName, (chunk) => chunks.push(chunk));
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Writes the same bytes as `toBytes` to `file` (through a partial file and a rename) without
+   * making a second copy of the weights: each initializer's data is written from where it is.
+   */
+  writeTo(file: string, graphName = 'main_graph'): void {
+    writeChunksAtomic(file, (write) => this.encode(graphName, write));
+  }
+
+  /**
+   * The ModelProto in field order, as protobufjs encodes it (so the bytes equal its own): the
+   * graph's nested length is computed first, and raw_data goes out as it is stored.
+   */
+  private encode(graphName: string, emit: (chunk: Uint8Array) => void): void {
     const opsetImport: onnx.IOperatorSetIdProto[] = [{ domain: '', version: OPSET }];
     if (this.usesMsDomain) opsetImport.push({ domain: MS_DOMAIN, version: 1 });
-    const model: onnx.IModelProto = {
+    // ModelProto: ir_version (1), producer_name (2), graph (7), opset_import (8).
+    const modelHead = onnx.ModelProto.encode({
       irVersion: ONNX_IR_VERSION,
       producerName: 'gpt2-heads',
-      opsetImport,
-      graph: {
-        name: graphName,
-        node: this.nodes,
-        initializer: this.initializers,
-        input: this.inputs,
-        output: this.outputs,
-      },
-    };
-    return onnx.ModelProto.encode(model).finish();
+    }).finish();
+    const modelTail = onnx.ModelProto.encode({ opsetImport }).finish();
+    // GraphProto: node (1), name (2), initializer (5), input (11), output (12).
+    const graphHead = onnx.GraphProto.encode({ node: this.nodes, name: graphName }).finish();
+    const graphTail = onnx.GraphProto.encode({ input: this.inputs, output: this.outputs }).finish();
+    // TensorProto: dims (1), data_type (2), name (8), raw_data (9).
+    const tensors = this.initializers.map(({ rawData, ...meta }) => {
+      const raw = rawData as Uint8Array;
+      const head = onnx.TensorProto.encode(meta).finish();
+      const rawHead = Buffer.concat([Buffer.of(RAW_DATA_TAG), varint(raw.length)]);
+      return { head, rawHead, raw, length: head.length + rawHead.length + raw.length };
+    });
+    const graphLength =
+      graphHead.length +
+      tensors.reduce((sum, t) => sum + 1 + varint(t.length).length + t.length, 0) +
+      graphTail.length;
+    emit(modelHead);
+    emit(Buffer.concat([Buffer.of(GRAPH_TAG), varint(graphLength)]));
+    emit(graphHead);
+    for (const tensor of tensors) {
+      emit(
+        Buffer.concat([
+          Buffer.of(INITIALIZER_TAG),
+          varint(tensor.length),
+          tensor.head,
+          tensor.rawHead,
+        ]),
+      );
+      emit(tensor.raw);
+    }
+    emit(graphTail);
+    emit(modelTail);
   }
+}
+
+// Length-delimited field tags: (field number << 3) | 2.
+const GRAPH_TAG = (7 << 3) | 2; // ModelProto.graph
+const INITIALIZER_TAG = (5 << 3) | 2; // GraphProto.initializer
+const RAW_DATA_TAG = (9 << 3) | 2; // TensorProto.raw_data
+
+/** A protobuf base-128 varint. */
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
 }

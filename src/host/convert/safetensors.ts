@@ -75,22 +75,45 @@ export function isLegacyAttentionBuffer(name: string): boolean {
   return /(^|\.)h\.\d+\.attn\.(bias|masked_bias)$/.test(name);
 }
 
-/** Parses a safetensors buffer; `file` names it in errors. */
-export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): SafetensorsFile {
-  if (buffer.length < 8)
-    fail(file, `truncated file: ${buffer.length} bytes, too short for the 8-byte header length`);
-  const headerLength = Number(buffer.readBigUInt64LE(0));
+/** Where a tensor's bytes are in its file: enough to read it again, or to hash it unread. */
+export interface TensorSource {
+  file: string;
+  dtype: string;
+  /** Absolute byte offset in the file, and the byte length. */
+  offset: number;
+  length: number;
+}
+
+/** A weight read from its file when `data` is first used, and dropped when no one holds it. */
+export interface LazyWeightTensor extends WeightTensor {
+  readonly source: TensorSource;
+}
+
+interface HeaderTensor {
+  name: string;
+  shape: number[];
+  source: TensorSource;
+}
+
+/** Reads and checks the header; `size` is the file's byte count. */
+function parseHeader(
+  head: Buffer,
+  size: number,
+  file: string,
+): { tensors: HeaderTensor[]; metadata: Record<string, string>; dataStart: number } {
+  if (size < 8) fail(file, `truncated file: ${size} bytes, too short for the 8-byte header length`);
+  const headerLength = Number(head.readBigUInt64LE(0));
   if (headerLength > MAX_HEADER_BYTES)
     fail(file, `not a safetensors file (header length ${headerLength} bytes)`);
-  if (8 + headerLength > buffer.length) {
+  if (8 + headerLength > size) {
     fail(
       file,
-      `truncated file: header says ${headerLength} bytes of JSON but the file has ${buffer.length} bytes`,
+      `truncated file: header says ${headerLength} bytes of JSON but the file has ${size} bytes`,
     );
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+    header = JSON.parse(head.subarray(8, 8 + headerLength).toString('utf8')) as Record<
       string,
       unknown
     >;
@@ -100,8 +123,8 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     fail(file, 'header is not a JSON object');
   const dataStart = 8 + headerLength;
-  const dataLength = buffer.length - dataStart;
-  const tensors: Weights = new Map();
+  const dataLength = size - dataStart;
+  const tensors: HeaderTensor[] = [];
   let metadata: Record<string, string> = {};
   let end = 0;
   for (const [name, value] of Object.entries(header)) {
@@ -149,9 +172,10 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
         `tensor ${name}: dtype ${entry.dtype} is not supported (supported: ${READABLE.join(', ')})`,
       );
     }
-    tensors.set(name, {
+    tensors.push({
+      name,
       shape: entry.shape,
-      data: toFloat32(entry.dtype, buffer.subarray(dataStart + begin, dataStart + stop), count),
+      source: { file, dtype: entry.dtype, offset: dataStart + begin, length: stop - begin },
     });
   }
   if (end !== dataLength) {
@@ -160,11 +184,114 @@ export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): Sa
       `header and size disagree: the tensors cover ${end} data bytes but the file has ${dataLength}`,
     );
   }
-  return { tensors, metadata };
+  return { tensors, metadata, dataStart };
+}
+
+const elementCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Parses a safetensors buffer; `file` names it in errors. */
+export function parseSafetensors(buffer: Buffer, file = 'model.safetensors'): SafetensorsFile {
+  const { tensors, metadata } = parseHeader(buffer, buffer.length, file);
+  const weights: Weights = new Map();
+  for (const { name, shape, source } of tensors) {
+    weights.set(name, {
+      shape,
+      data: toFloat32(
+        source.dtype,
+        buffer.subarray(source.offset, source.offset + source.length),
+        elementCount(shape),
+      ),
+    });
+  }
+  return { tensors: weights, metadata };
 }
 
 export function readSafetensors(file: string): SafetensorsFile {
   return parseSafetensors(fs.readFileSync(file), file);
+}
+
+/** Reads `length` bytes at `offset` of `file`. */
+export function readRange(file: string, offset: number, length: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const out = Buffer.allocUnsafe(length);
+    for (let done = 0; done < length;) {
+      const n = fs.readSync(fd, out, done, length - done, offset + done);
+      if (n === 0)
+        fail(file, `truncated file: ended while reading bytes ${offset}…${offset + length}`);
+      done += n;
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Calls `use` with successive chunks (at most `chunkBytes`, one reused buffer) of a byte range. */
+export function forEachChunk(
+  file: string,
+  offset: number,
+  length: number,
+  use: (chunk: Buffer) => void,
+  chunkBytes = 8 << 20,
+): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, length)));
+    for (let done = 0; done < length;) {
+      const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, length - done), offset + done);
+      if (n === 0)
+        fail(file, `truncated file: ended while reading bytes ${offset}…${offset + length}`);
+      use(buffer.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Opens a safetensors file without reading its weights: only the header is read and checked now.
+ * Each tensor's data is read when first used and stays only while someone holds it, so a
+ * conversion holds one weight at a time instead of the whole checkpoint.
+ */
+export function openSafetensors(file: string): SafetensorsFile {
+  const size = fs.statSync(file).size;
+  const prefix = readRange(file, 0, Math.min(size, 8));
+  const headerLength = size >= 8 ? Number(prefix.readBigUInt64LE(0)) : 0;
+  const head =
+    size >= 8 && headerLength <= MAX_HEADER_BYTES && 8 + headerLength <= size
+      ? readRange(file, 0, 8 + headerLength)
+      : prefix;
+  const { tensors, metadata } = parseHeader(head, size, file);
+  const weights: Weights = new Map();
+  for (const { name, shape, source } of tensors) weights.set(name, lazyTensor(shape, source));
+  return { tensors: weights, metadata };
+}
+
+function lazyTensor(shape: number[], source: TensorSource): LazyWeightTensor {
+  let held: WeakRef<Float32Array> | undefined;
+  return {
+    shape,
+    source,
+    get data(): Float32Array {
+      let data = held?.deref();
+      if (!data) {
+        const bytes = readRange(source.file, source.offset, source.length);
+        data =
+          source.dtype === 'F32' && bytes.byteOffset % 4 === 0
+            ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+            : toFloat32(source.dtype, bytes, elementCount(shape));
+        held = new WeakRef(data);
+      }
+      return data;
+    },
+  };
+}
+
+/** The file location of a weight opened by `openSafetensors`; undefined for one read eagerly. */
+export function sourceOf(tensor: WeightTensor): TensorSource | undefined {
+  return (tensor as Partial<LazyWeightTensor>).source;
 }
 
 function fromFloat32(data: Float32Array, dtype: SafetensorsDtype): Buffer {

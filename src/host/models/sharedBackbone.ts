@@ -4,7 +4,7 @@
 // view that answers with its own outputs under the usual names; the last inputs' outputs are kept,
 // so when another head asks for the same window it costs nothing.
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LRUCache } from 'lru-cache';
 import { InferenceSession, type Tensor } from 'onnxruntime-node';
@@ -13,13 +13,19 @@ import { readCheckpointWeights } from '../convert/checkpoint';
 import { readGpt2Config, type Gpt2Config } from '../convert/gpt2Config';
 import {
   backboneTensors,
-  buildGpt2Graph,
+  writeGpt2Graph,
   readGpt2Dims,
   type HeadKind,
   type HeadSpec,
   type Weights,
 } from '../convert/gpt2Graph';
-import { hasSafetensors, safetensorsFile, safetensorsIndexFile } from '../convert/weights';
+import { forEachChunk, sourceOf } from '../convert/safetensors';
+import {
+  hasSafetensors,
+  readShardIndex,
+  safetensorsFile,
+  safetensorsIndexFile,
+} from '../convert/weights';
 import { writeFileAtomic } from '../files';
 
 const headKinds: Record<string, HeadKind> = {
@@ -47,6 +53,18 @@ interface Group {
   session: Promise<InferenceSession>;
   recent: LRUCache<string, Record<string, Tensor>>;
   users: number;
+}
+
+/** Changes when the backbone identity is computed differently, so old remembered ones are ignored. */
+const backboneHashVersion = 2;
+
+/** The shard files a sharded safetensors checkpoint lists (none for a single file). */
+function shardFiles(folder: string): string[] {
+  try {
+    return readShardIndex(folder, safetensorsIndexFile)?.shards ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** Forward passes of shared graphs so far (each serves every head of its group). */
@@ -121,26 +139,58 @@ export class SharedBackbones {
         const config = readGpt2Config(folder);
         const kind = headKinds[config.architectures?.[0] ?? ''];
         if (!kind) return undefined;
-        const dims = readGpt2Dims(config);
-        const hash = createHash('sha256');
-        // Everything that shapes the backbone's computation; not the head's label count or pad id.
-        const backboneDims: Partial<typeof dims> = { ...dims };
-        delete backboneDims.numLabels;
-        delete backboneDims.padTokenId;
-        hash.update(JSON.stringify(backboneDims));
-        for (const [name, tensor] of [...backboneTensors(dims, readCheckpointWeights(folder))].sort(
-          ([a], [b]) => a.localeCompare(b),
-        )) {
-          hash.update(name);
-          hash.update(
-            new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
-          );
-        }
-        return { folder, config, kind, backbone: hash.digest('hex') };
+        return { folder, config, kind, backbone: this.backboneIdentity(folder, config) };
       });
       this.checkpoints.set(folder, pending);
     }
     return pending;
+  }
+
+  /**
+   * A hash of everything that shapes the backbone's computation (not the head's label count or
+   * pad id): its dimensions and its tensors' bytes, read a chunk at a time. Kept in the cache
+   * folder under the weight files' sizes and dates, so a later start reads no weights at all.
+   */
+  private backboneIdentity(folder: string, config: Gpt2Config): string {
+    const dims = readGpt2Dims(config);
+    const stamp = createHash('sha256').update(`${backboneHashVersion}\n${folder}\n`);
+    for (const file of [safetensorsFile, safetensorsIndexFile, ...shardFiles(folder)]) {
+      const path = join(folder, file);
+      if (existsSync(path)) {
+        const { size, mtimeMs } = statSync(path);
+        stamp.update(`${file}:${size}:${mtimeMs}\n`);
+      }
+    }
+    const remembered = join(
+      this.cacheDir,
+      'shared',
+      `backbone-${stamp.digest('hex').slice(0, 32)}`,
+    );
+    if (existsSync(remembered)) return readFileSync(remembered, 'utf8');
+    const hash = createHash('sha256');
+    const backboneDims: Partial<typeof dims> = { ...dims };
+    delete backboneDims.numLabels;
+    delete backboneDims.padTokenId;
+    hash.update(JSON.stringify(backboneDims));
+    const tensors = backboneTensors(dims, readCheckpointWeights(folder));
+    for (const [name, tensor] of [...tensors].sort(([a], [b]) => a.localeCompare(b))) {
+      hash.update(name);
+      const source = sourceOf(tensor);
+      if (source) {
+        hash.update(source.dtype);
+        forEachChunk(source.file, source.offset, source.length, (chunk) => hash.update(chunk));
+      } else {
+        const { data } = tensor;
+        hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      }
+    }
+    const identity = hash.digest('hex');
+    try {
+      writeFileAtomic(remembered, identity);
+    } catch {
+      // A cache folder that cannot be written only means hashing again next time.
+    }
+    return identity;
   }
 
   /** Builds (or finds in the cache) the graph with every member's head, and opens it. */
@@ -159,6 +209,8 @@ export class SharedBackbones {
     }
     const file = join(this.cacheDir, 'shared', `${identity.digest('hex').slice(0, 32)}.onnx`);
     if (!existsSync(file)) {
+      // Weights are read as the graph needs them: the backbone from the first member, only the
+      // head from the others, and with quantization no float32 matrix is held for long.
       const heads: HeadSpec[] = members.map((member, index) => ({
         name: `h${index}`,
         kind: member.kind,
@@ -166,8 +218,7 @@ export class SharedBackbones {
         padTokenId: member.config.pad_token_id as number | null | undefined,
       }));
       const backbone: Weights = heads[0].weights!;
-      const graph = buildGpt2Graph(members[0].config, backbone, { heads, quantize: this.quantize });
-      writeFileAtomic(file, graph);
+      writeGpt2Graph(file, members[0].config, backbone, { heads, quantize: this.quantize });
     }
     return InferenceSession.create(file, this.sessionOptions);
   }
