@@ -4,7 +4,7 @@
 // private hosts against one shared host.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methods, tagChunk, type HostSettings, type TagParams } from '../src/protocol';
@@ -14,12 +14,16 @@ import { procMemory } from './machine';
 import type { BenchModels } from './models';
 
 export interface MemoryResults {
-  /** One onnxruntime InferenceSession of the int8 backbone after a 512-token forward. */
+  /** One onnxruntime InferenceSession of the int8 backbone after a forward of the text's length. */
   rawSessionRssBytes: number;
+  /** That forward's length in tokens: the host's window over the same text. */
+  rawSessionTokens: number;
   /** A private host after NER, POS and document classification over one 1,000-word text. */
   hostSteadyRssBytes: number;
-  /** That host's kernel peak (VmHWM): loading and converting included. */
+  /** That host's kernel peak (VmHWM) while loading, from a cold cache. */
   hostPeakRssBytes: number;
+  /** The peak of the child process that converted the checkpoints for it. */
+  conversionPeakBytes: number;
   /** Three windows today: three private hosts, each as above. */
   threePrivateHostsRssBytes: number;
   /** One shared host serving three windows with the same settings. */
@@ -32,7 +36,7 @@ const rawScript = `
 const ort = require('onnxruntime-node');
 (async () => {
   const session = await ort.InferenceSession.create(process.argv[1]);
-  const n = 512;
+  const n = Number(process.argv[2]);
   const i64 = (v) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [1, n]);
   const ids = Array.from({ length: n }, (_, i) => (i * 7919) % 50000);
   await session.run({
@@ -45,8 +49,8 @@ const ort = require('onnxruntime-node');
 })();
 `;
 
-function rawSessionRss(repoRoot: string, file: string): number {
-  const run = spawnSync(process.execPath, ['-e', rawScript, file], {
+function rawSessionRss(repoRoot: string, file: string, tokens: number): number {
+  const run = spawnSync(process.execPath, ['-e', rawScript, file, String(tokens)], {
     cwd: repoRoot,
     encoding: 'utf8',
   });
@@ -72,8 +76,9 @@ async function tagAndClassify(
 interface Options {
   repoRoot: string;
   models: BenchModels;
-  /** A ~1,000-token text for the memory figures. */
+  /** A ~1,000-token text for the memory figures, and its length in tokens. */
   text: string;
+  textTokens: number;
   /** A cold ~10,000-token document for the first visible tags. */
   longText: string;
   /** The raw int8 backbone forward's time at a length, and the model's context. */
@@ -117,22 +122,27 @@ async function firstVisible(
 
 export async function benchMemory(options: Options): Promise<MemoryResults> {
   const { repoRoot, models, text, log } = options;
+  const rawSessionTokens = Math.min(options.textTokens, options.maxLength);
+  const cacheDir = join(repoRoot, '.cache', 'bench-memory-cache');
+  rmSync(cacheDir, { recursive: true, force: true });
   const settings: HostSettings = hostSettings(
     {
       ner: models.checkpoints.ner,
       pos: models.checkpoints.pos,
       classification: models.checkpoints.sentiment,
     },
-    { dtype: 'q8', threads: 0, cacheDir: join(repoRoot, '.cache', 'bench-cache') },
+    // A cache of its own, emptied first: the first host converts the checkpoints.
+    { dtype: 'q8', threads: 0, cacheDir },
   );
 
-  log('memory: raw int8 backbone session in its own process…');
-  const rawSessionRssBytes = rawSessionRss(repoRoot, models.backbone.q8);
+  log(`memory: raw int8 backbone session in its own process, ${rawSessionTokens}-token forward…`);
+  const rawSessionRssBytes = rawSessionRss(repoRoot, models.backbone.q8, rawSessionTokens);
 
   log('memory: three private hosts, as three windows start them today…');
   const privateHosts: HostProcess[] = [];
   let hostSteadyRssBytes = NaN;
   let hostPeakRssBytes = NaN;
+  let conversionPeakBytes = NaN;
   try {
     for (let i = 0; i < 3; i++) {
       const host = await startHost(repoRoot, settings);
@@ -142,6 +152,11 @@ export async function benchMemory(options: Options): Promise<MemoryResults> {
         const facts = procMemory(host.child.pid!);
         hostSteadyRssBytes = facts?.rssBytes ?? NaN;
         hostPeakRssBytes = facts?.peakBytes ?? NaN;
+        conversionPeakBytes = Math.max(
+          ...[
+            ...host.stderr().matchAll(/conversion \(\w+\) done; its process peaked at (\d+) MiB/g),
+          ].map((m) => Number(m[1]) * 2 ** 20),
+        );
       }
     }
     const firstVisibleTags = await firstVisible(privateHosts[0], options);
@@ -170,8 +185,10 @@ export async function benchMemory(options: Options): Promise<MemoryResults> {
     }
     return {
       rawSessionRssBytes,
+      rawSessionTokens,
       hostSteadyRssBytes,
       hostPeakRssBytes,
+      conversionPeakBytes,
       threePrivateHostsRssBytes,
       sharedHostThreeClientsRssBytes,
       firstVisibleTags,
@@ -186,11 +203,12 @@ const times = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 /** The report's lines: each goal with its figure beside it. */
 export function memoryReport(m: MemoryResults): string[] {
+  const peak = Math.max(m.hostPeakRssBytes, m.conversionPeakBytes);
   return [
     '| Memory goal | Figure | Goal |',
     '|---|---|---|',
-    `| Host RSS, shared NER/POS/classification graph (int8) vs one raw onnxruntime session of the backbone | ${gib(m.hostSteadyRssBytes)} vs ${gib(m.rawSessionRssBytes)}: ${times(m.hostSteadyRssBytes, m.rawSessionRssBytes)} | ≤ 1.2× |`,
-    `| Host peak while loading and converting vs steady state | ${gib(m.hostPeakRssBytes)} vs ${gib(m.hostSteadyRssBytes)}: ${times(m.hostPeakRssBytes, m.hostSteadyRssBytes)} | ≤ 1.5× |`,
+    `| Host RSS, shared NER/POS/classification graph (int8) vs one raw onnxruntime session of the backbone (both after a ${m.rawSessionTokens}-token window) | ${gib(m.hostSteadyRssBytes)} vs ${gib(m.rawSessionRssBytes)}: ${times(m.hostSteadyRssBytes, m.rawSessionRssBytes)} | ≤ 1.2× |`,
+    `| Peak while converting (its child process) and loading (the host), from a cold cache, vs steady state | ${gib(peak)} (conversion ${gib(m.conversionPeakBytes)}, host ${gib(m.hostPeakRssBytes)}) vs ${gib(m.hostSteadyRssBytes)}: ${times(peak, m.hostSteadyRssBytes)} | ≤ 1.5× |`,
     ...(m.firstVisibleTags
       ? [
           `| First visible tags of a cold ${m.firstVisibleTags.windows}-window document (int8) vs one full window's raw forward | ${Math.round(m.firstVisibleTags.firstMs)} ms vs ${Math.round(m.firstVisibleTags.oneWindowRawMs)} ms: ${times(m.firstVisibleTags.firstMs, m.firstVisibleTags.oneWindowRawMs)} (all windows: ${Math.round(m.firstVisibleTags.allMs)} ms) | ≤ 1.5× |`,

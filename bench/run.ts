@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Budget } from './budget';
-import { Corpus, loadTokenizer, readCorpus } from './documents';
+import { Corpus, encode, loadTokenizer, readCorpus } from './documents';
 import { benchHost, type Documents, type HostResults, type Reps } from './hostBench';
 import { machine, versions, type Machine, type Versions } from './machine';
 import { ensureBenchModels, SEED, type BenchModels } from './models';
@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     repoRoot,
     models,
     text: docs.prefixes[0],
+    textTokens: encode(tokenizer, docs.prefixes[0]).length,
     longText: corpus.take(10_000),
     rawMs: rawMs.q8,
     maxLength,

@@ -1,9 +1,11 @@
 // The model host: a Node process the extension starts on first use. Forked with `--node-ipc`
 // it serves the one client that forked it; with `--listen PATH` it is the shared host of every
 // VS Code window of the user, one LSP connection per window on a socket only they can open.
-// Tests and benchmarks start it the same ways; nothing here imports `vscode`.
+// Tests and benchmarks start it the same ways; nothing here imports `vscode`. With `--convert`
+// it is the child that turns one checkpoint into ONNX for a host (convert/inChild.ts).
 import { createConnection } from 'vscode-languageserver/node';
 import { serveClient } from './clientSession';
+import { serveConversion } from './convert/inChild';
 import { RegistryPool } from './models/registryPool';
 import { runSharedHost } from './sharedHost';
 
@@ -14,7 +16,10 @@ function argValue(name: string): string | undefined {
 
 const version = argValue('--version-tag') ?? 'private';
 const socketPath = argValue('--listen');
-if (socketPath) {
+if (process.argv.includes('--convert')) {
+  // A conversion child (convert/inChild.ts): one job over IPC, then exit.
+  serveConversion();
+} else if (socketPath) {
   runSharedHost(socketPath, version);
 } else {
   const pool = new RegistryPool();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertCheckpoint } from '../convert/checkpoint';
+import { convertInChild } from '../convert/inChild';
 import { HostError } from '../errors';
 import { writeFolderAtomic } from '../files';
 import { checkpointWeightFiles, safetensorsFile } from '../convert/weights';
@@ -54,9 +54,9 @@ export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dt
   const target = join(cacheDir, 'converted', `${key}-${dtype}`);
   if (existsSync(join(target, 'onnx', 'model.onnx'))) return target;
   report(`Building the ONNX graph from ${files[1]} (once per checkpoint)…`);
-  await writeFolderAtomic(target, (partial) => {
+  await writeFolderAtomic(target, async (partial) => {
     try {
-      convertCheckpoint(folder, partial, { dtype });
+      await convertInChild({ kind: 'checkpoint', source: folder, out: partial, dtype });
     } catch (error) {
       throw new HostError(`The checkpoint could not be converted: ${(error as Error).message}`);
     }

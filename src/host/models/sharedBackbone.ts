@@ -11,14 +11,8 @@ import { InferenceSession, type Tensor } from 'onnxruntime-node';
 import { byteBoundedCache, bytesOfData, cacheBudgets } from '../caches';
 import { readCheckpointWeights } from '../convert/checkpoint';
 import { readGpt2Config, type Gpt2Config } from '../convert/gpt2Config';
-import {
-  backboneTensors,
-  writeGpt2Graph,
-  readGpt2Dims,
-  type HeadKind,
-  type HeadSpec,
-  type Weights,
-} from '../convert/gpt2Graph';
+import { backboneTensors, readGpt2Dims, type HeadKind } from '../convert/gpt2Graph';
+import { convertInChild } from '../convert/inChild';
 import { forEachChunk, sourceOf } from '../convert/safetensors';
 import {
   hasSafetensors,
@@ -161,11 +155,7 @@ export class SharedBackbones {
         stamp.update(`${file}:${size}:${mtimeMs}\n`);
       }
     }
-    const remembered = join(
-      this.cacheDir,
-      'shared',
-      `backbone-${stamp.digest('hex').slice(0, 32)}`,
-    );
+    const remembered = join(this.cacheDir, 'backbones', stamp.digest('hex').slice(0, 32));
     if (existsSync(remembered)) return readFileSync(remembered, 'utf8');
     const hash = createHash('sha256');
     const backboneDims: Partial<typeof dims> = { ...dims };
@@ -209,16 +199,12 @@ export class SharedBackbones {
     }
     const file = join(this.cacheDir, 'shared', `${identity.digest('hex').slice(0, 32)}.onnx`);
     if (!existsSync(file)) {
-      // Weights are read as the graph needs them: the backbone from the first member, only the
-      // head from the others, and with quantization no float32 matrix is held for long.
-      const heads: HeadSpec[] = members.map((member, index) => ({
-        name: `h${index}`,
-        kind: member.kind,
-        weights: readCheckpointWeights(member.folder),
-        padTokenId: member.config.pad_token_id as number | null | undefined,
-      }));
-      const backbone: Weights = heads[0].weights!;
-      writeGpt2Graph(file, members[0].config, backbone, { heads, quantize: this.quantize });
+      await convertInChild({
+        kind: 'shared',
+        file,
+        members: members.map(({ folder, kind }) => ({ folder, kind })),
+        quantize: this.quantize,
+      });
     }
     return InferenceSession.create(file, this.sessionOptions);
   }

@@ -13,11 +13,19 @@ import {
   lmLogits,
   type LayerCache,
 } from '../../../support/gpt2Forward';
-import { buildGpt2Graph, type Weights } from '../../../../src/host/convert/gpt2Graph';
+import {
+  buildGpt2Graph,
+  writeGpt2Graph,
+  type Weights,
+} from '../../../../src/host/convert/gpt2Graph';
 import { type Gpt2Architecture, type Gpt2Config } from '../../../../src/host/convert/gpt2Config';
 import { makeConfig, randomWeights } from '../../../../src/host/convert/maker';
 import { convertCheckpoint } from '../../../../src/host/convert/checkpoint';
-import { readSafetensors, writeSafetensors } from '../../../../src/host/convert/safetensors';
+import {
+  openSafetensors,
+  readSafetensors,
+  writeSafetensors,
+} from '../../../../src/host/convert/safetensors';
 
 const PAD = 50256;
 const TOL = 1e-4;
@@ -730,5 +738,44 @@ describe('GPT-2 ONNX graph builder', function () {
       const next = gpt2Forward(config, weights, [3], [2], [1, 1, 1], first.cache as LayerCache[]);
       assertClose(next.hidden[0], full.hidden[2], 1e-9, 'cached');
     });
+  });
+});
+
+describe('GPT-2 ONNX graph written straight to a file', () => {
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt2-heads-graph-'))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the same bytes as serialising it in memory, fp32 and int8, from weights opened lazily', () => {
+    for (const architecture of ['GPT2LMHeadModel', 'GPT2ForTokenClassification'] as const) {
+      const { config, weights } = randomModel(architecture);
+      const file = path.join(dir, `${architecture}.safetensors`);
+      writeSafetensors(file, weights);
+      const lazy = openSafetensors(file).tensors;
+      for (const quantize of [false, true]) {
+        const out = path.join(dir, `${architecture}-${quantize}.onnx`);
+        writeGpt2Graph(out, config, lazy, { quantize });
+        assert.deepEqual(
+          fs.readFileSync(out),
+          Buffer.from(buildGpt2Graph(config, weights, { quantize })),
+          `${architecture} quantize ${quantize}`,
+        );
+        assert.deepEqual(
+          fs.readdirSync(dir).filter((name) => name.includes('.partial-')),
+          [],
+        );
+      }
+    }
+  });
+
+  it('leaves no file, partial or whole, when the weights do not fit the config', () => {
+    const { config, weights } = randomModel('GPT2ForTokenClassification');
+    weights.delete('transformer.h.0.mlp.c_fc.weight');
+    const out = path.join(dir, 'broken.onnx');
+    assert.throws(() => writeGpt2Graph(out, config, weights), /h\.0\.mlp\.c_fc\.weight is missing/);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((name) => name.startsWith('broken')),
+      [],
+    );
   });
 });

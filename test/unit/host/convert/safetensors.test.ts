@@ -1,10 +1,15 @@
 import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir } from '../../../support/fixtures';
 import {
+  forEachChunk,
+  openSafetensors,
   parseSafetensors,
   readSafetensors,
   serializeSafetensors,
+  sourceOf,
 } from '../../../../src/host/convert/safetensors';
 import type { Weights } from '../../../../src/host/convert/gpt2Graph';
 
@@ -107,6 +112,72 @@ describe('safetensors', () => {
       () =>
         parseSafetensors(withHeader({ x: { dtype: 'Q9', shape: [1], data_offsets: [0, 1] } }, 1)),
       /unknown dtype Q9/,
+    );
+  });
+});
+
+describe('safetensors opened lazily', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(path.join(tmpdir(), 'gpt2-heads-lazy-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, bytes: Buffer) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, bytes);
+    return file;
+  };
+
+  it('gives the same tensors as reading the whole file, in every dtype, and reads them again when asked', () => {
+    for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+      const bytes = serializeSafetensors(sample(), { format: 'pt' }, dtype);
+      const file = write(`sample-${dtype}.safetensors`, bytes);
+      const lazy = openSafetensors(file);
+      const eager = parseSafetensors(bytes);
+      assert.deepEqual(lazy.metadata, eager.metadata);
+      assert.deepEqual([...lazy.tensors.keys()], [...eager.tensors.keys()]);
+      for (const [name, tensor] of eager.tensors) {
+        const opened = lazy.tensors.get(name)!;
+        assert.deepEqual(opened.shape, tensor.shape);
+        assert.deepEqual(opened.data, tensor.data);
+        // Where its bytes are: a chunked read of that range is the tensor's stored bytes.
+        const source = sourceOf(opened)!;
+        assert.equal(source.dtype, dtype);
+        const chunks: Buffer[] = [];
+        forEachChunk(file, source.offset, source.length, (c) => chunks.push(Buffer.from(c)), 3);
+        assert.deepEqual(
+          Buffer.concat(chunks),
+          bytes.subarray(source.offset, source.offset + source.length),
+        );
+      }
+    }
+    assert.equal(sourceOf(sample().get('a')!), undefined);
+  });
+
+  it('checks the header as the whole-file reader does, before reading any weight', () => {
+    const bytes = serializeSafetensors(sample());
+    for (const [cut, message] of [
+      [4, /truncated file: 4 bytes/],
+      [20, /truncated file: header says \d+ bytes of JSON/],
+      [bytes.length - 2, /truncated file: tensor transformer\.b ends at byte 28/],
+    ] as const) {
+      const file = write(`cut-${cut}.safetensors`, bytes.subarray(0, cut));
+      assert.throws(() => openSafetensors(file), message);
+    }
+    const entry = { dtype: 'I64', shape: [1], data_offsets: [0, 8] };
+    assert.throws(
+      () => openSafetensors(write('i64.safetensors', withHeader({ x: entry }, 8))),
+      /tensor x: dtype I64 is not supported/,
+    );
+  });
+
+  it('reports a file cut short after it was opened when the weight is read', () => {
+    const bytes = serializeSafetensors(sample());
+    const file = write('shrinks.safetensors', bytes);
+    const opened = openSafetensors(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 8));
+    assert.throws(
+      () => opened.tensors.get('transformer.b')!.data,
+      /truncated file: ended while reading/,
     );
   });
 });
