@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint } from '../../src/host/convert/checkpoint';
+import { CancelledError } from '../../src/host/errors';
 import { ModelFormatError } from '../../src/host/convert/gpt2Config';
 import { convertInChild } from '../../src/host/convert/inChild';
 import { makeRandomModel } from '../../src/host/convert/maker';
@@ -53,5 +54,17 @@ describe('conversion in a child process', function () {
     assert.ok(error instanceof ModelFormatError, String(error));
     assert.match((error as Error).message, /no-such-folder: folder does not exist/);
     assert.ok(!existsSync(join(dir, 'nothing')));
+  });
+
+  it('stops when its load is cancelled: the child is killed and nothing is written', async () => {
+    const source = join(dir, 'checkpoint');
+    const abort = new AbortController();
+    const converting = convertInChild(
+      { kind: 'checkpoint', source, out: join(dir, 'cancelled'), dtype: 'q8' },
+      abort.signal,
+    );
+    abort.abort();
+    await assert.rejects(converting, CancelledError);
+    assert.ok(!existsSync(join(dir, 'cancelled', 'onnx', 'model.onnx')));
   });
 });

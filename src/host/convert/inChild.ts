@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ErrorData, WeightDtype } from '../../protocol';
-import { HostError } from '../errors';
+import { CancelledError, HostError } from '../errors';
 import { convertCheckpoint, readCheckpointWeights } from './checkpoint';
 import { ModelFormatError, readGpt2Config } from './gpt2Config';
 import { writeGpt2Graph, type HeadKind, type HeadSpec } from './gpt2Graph';
@@ -43,20 +43,31 @@ function hostScript(): string {
   return existsSync(bundled) ? bundled : join(__dirname, '..', 'server.js');
 }
 
-/** Runs `job` in a child process; rejects with the child's error (a ModelFormatError stays one). */
-export function convertInChild(job: ConversionJob): Promise<ConversionResult> {
+/**
+ * Runs `job` in a child process; rejects with the child's error (a ModelFormatError stays one),
+ * or with a CancelledError when `signal` stops it (the child is killed at once).
+ */
+export function convertInChild(
+  job: ConversionJob,
+  signal?: AbortSignal,
+): Promise<ConversionResult> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
     const child = fork(hostScript(), ['--convert'], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       execArgv: [],
     });
+    const stop = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', stop, { once: true });
     let stderr = '';
     let reply: Reply | undefined;
     child.stderr?.on('data', (chunk) => (stderr = (stderr + String(chunk)).slice(-2000)));
     child.on('message', (message) => (reply = message as Reply));
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (reply?.ok) {
+    child.on('exit', (code, killedBy) => {
+      signal?.removeEventListener('abort', stop);
+      if (signal?.aborted) reject(new CancelledError());
+      else if (reply?.ok) {
         // Read by the benchmark, which counts the conversion in the host's peak.
         console.error(
           `conversion (${job.kind}) done; its process peaked at ${mib(reply.peakBytes)}`,
@@ -71,7 +82,7 @@ export function convertInChild(job: ConversionJob): Promise<ConversionResult> {
               : new Error(reply.message),
         );
       } else {
-        const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+        const how = killedBy ? `was stopped by ${killedBy}` : `exited with code ${code}`;
         const outOfMemory = /heap out of memory|ENOMEM/i.test(stderr);
         reject(
           new Error(

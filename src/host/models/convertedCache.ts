@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertInChild } from '../convert/inChild';
-import { HostError } from '../errors';
+import { CancelledError, HostError } from '../errors';
 import { writeFolderAtomic } from '../files';
 import { checkpointWeightFiles, safetensorsFile } from '../convert/weights';
 import type { CheckpointConverter } from './loadedModel';
@@ -37,7 +37,13 @@ function tokenizerFiles(folder: string): string[] {
  * Checkpoints (safetensors or pytorch_model.bin) become ONNX folders under `<cacheDir>/converted/<hash>`, keyed by the
  * hash of config.json and the weights, so a checkpoint is converted once and a changed one again.
  */
-export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dtype, report) => {
+export const convertWithCache: CheckpointConverter = async (
+  folder,
+  cacheDir,
+  dtype,
+  report,
+  signal,
+) => {
   report('Checking the checkpoint…');
   let files: string[];
   try {
@@ -56,8 +62,11 @@ export const convertWithCache: CheckpointConverter = async (folder, cacheDir, dt
   report(`Building the ONNX graph from ${files[1]} (once per checkpoint)…`);
   await writeFolderAtomic(target, async (partial) => {
     try {
-      await convertInChild({ kind: 'checkpoint', source: folder, out: partial, dtype });
+      await convertInChild({ kind: 'checkpoint', source: folder, out: partial, dtype }, signal);
     } catch (error) {
+      if (error instanceof CancelledError) {
+        throw new HostError('Converting the checkpoint was cancelled; nothing was kept.');
+      }
       throw new HostError(`The checkpoint could not be converted: ${(error as Error).message}`);
     }
     if (!existsSync(join(partial, 'tokenizer.json'))) {

@@ -25,4 +25,6 @@ export type CheckpointConverter = (
   cacheDir: string,
   dtype: WeightDtype,
   report: (message: string) => void,
+  /** Stops the conversion (the load was cancelled). */
+  signal?: AbortSignal,
 ) => Promise<string>;

@@ -252,7 +252,13 @@ export class ModelRegistry {
           : undefined;
         if (!sharedSession) {
           report('Building the ONNX graph from the checkpoint…');
-          folder = await this.convert(folder, this.settings.cacheDir, this.wantedDtype(), report);
+          folder = await this.convert(
+            folder,
+            this.settings.cacheDir,
+            this.wantedDtype(),
+            report,
+            signal,
+          );
         }
       }
     } else if (isHubId(source) && isDownloadedCheckpoint(this.settings.cacheDir, source)) {
@@ -265,6 +271,7 @@ export class ModelRegistry {
         this.settings.cacheDir,
         this.wantedDtype(),
         report,
+        signal,
       );
     } else if (isHubId(source)) {
       folder = source;
@@ -325,7 +332,13 @@ export class ModelRegistry {
         );
         format = inspectLocalFolder(checkpoint).format;
         local = true;
-        folder = await this.convert(checkpoint, this.settings.cacheDir, this.wantedDtype(), report);
+        folder = await this.convert(
+          checkpoint,
+          this.settings.cacheDir,
+          this.wantedDtype(),
+          report,
+          signal,
+        );
         dtype = this.localDtype(folder);
         model = await AutoModel.from_pretrained(folder, { ...options, dtype });
       }
