@@ -248,15 +248,18 @@ export class Classifier implements vscode.Disposable {
     progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
-    const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
-    const resource = editor.document.uri;
+    const { document } = editor;
+    const resource = document.uri;
     const labels = settings.zeroShotLabels(resource);
     const zeroShot = usesLanguageModel() && labels.length > 0;
     state.item.text = `$(loading~spin) Classifying the ${scopes[scope].noun}…`;
     state.item.tooltip = undefined;
     state.item.show();
+    // A passage travels with the request; the whole document is named (the host has its text).
     const params: ClassifyParams = {
-      text,
+      ...(scope === 'sequence'
+        ? { text: passageAt(editor) }
+        : { textDocument: { uri: resource.toString(), version: document.version } }),
       scope,
       function_to_apply: settings.functionToApply(resource),
       aggregation: settings.classificationAggregation(resource),

@@ -17,6 +17,7 @@ import type {
   ProtocolRequestType,
   RequestType,
   RequestType0,
+  VersionedTextDocumentIdentifier,
 } from 'vscode-languageserver-protocol';
 import {
   errorCodes,
@@ -30,6 +31,7 @@ import {
 import { hostSettingKeys, hostSettings, settings } from './settings';
 import { connectToSharedHost, hostTag } from './sharedHost';
 import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
+import { DocumentSync } from './documentSync';
 import { modelDisplayName } from '../text/modelName';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
@@ -77,6 +79,8 @@ export class HostRequestError extends Error {
  */
 export class HostClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  /** The documents the running client has sent to its host (in the client's scope). */
+  private documents: DocumentSync | undefined;
   private starting: Promise<LanguageClient> | undefined;
   private crashes: number[] = [];
   private lastError: string | undefined;
@@ -152,6 +156,10 @@ export class HostClient implements vscode.Disposable {
     const method = (type as { method: string }).method;
     await this.beforeRequest?.(method, args[0]);
     const client = await this.start();
+    // A request that names a document goes after the notifications that bring the host its text.
+    const textDocument = (args[0] as { textDocument?: VersionedTextDocumentIdentifier } | undefined)
+      ?.textDocument;
+    if (textDocument) await this.documents?.prepare(textDocument);
     try {
       return await (client.sendRequest as (...a: unknown[]) => Promise<unknown>)(type, ...args);
     } catch (error) {
@@ -285,6 +293,7 @@ export class HostClient implements vscode.Disposable {
   private releaseClientScope(): void {
     for (const disposable of this.clientScope) disposable.dispose();
     this.clientScope = [];
+    this.documents = undefined;
   }
 
   /** Ends what waited on the host that went away: load notifications, spinners, stale status. */
@@ -330,7 +339,9 @@ export class HostClient implements vscode.Disposable {
     const client = new LanguageClient('gpt2Heads', 'GPT-2 Heads', serverOptions, clientOptions);
     this.releaseClientScope();
     this.client = client;
+    this.documents = new DocumentSync(client);
     this.clientScope.push(
+      this.documents,
       client.onDidChangeState((event) => {
         if (event.newState === State.Stopped && this.client === client) this.hostWentAway();
         this.fireState();
@@ -394,7 +405,10 @@ export class HostClient implements vscode.Disposable {
   /** A failed request as the user should see it: the host's message and data, or plain words. */
   private describe(error: unknown, method: string): Error {
     if (error instanceof ResponseError && !transportErrors.has(error.code)) {
-      if (error.code === errorCodes.cancelled) return new vscode.CancellationError();
+      // The document changed after the request was made: whoever asked asks again for the new text.
+      if (error.code === errorCodes.cancelled || error.code === errorCodes.contentModified) {
+        return new vscode.CancellationError();
+      }
       const data = error.data as ErrorData | undefined;
       return new HostRequestError(error.message, data, data !== undefined);
     }

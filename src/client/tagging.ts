@@ -197,9 +197,10 @@ export class Tagger implements vscode.Disposable {
     return this.stateOf(document.uri).requests[role].run(async (token) => {
       const version = document.version;
       const text = document.getText();
+      // The host has the document's text (DocumentSync): the request names it, at this version.
       const params: TagParams = {
         role,
-        text,
+        textDocument: { uri: document.uri.toString(), version },
         aggregation_strategy: settings.aggregationStrategy(document.uri),
         ignore_labels: settings.ignoreLabels(document.uri),
         leftContextTokens: settings.taggingContext(document.uri) || undefined,
