@@ -167,6 +167,8 @@ export interface HostStatus {
   pid: number;
   rssBytes: number;
   uptimeMs: number;
+  /** The clients the host serves: 1 for a private host, the connected windows for a shared one. */
+  clients: number;
   encodeCache: EncodeCacheStatus;
 }
 

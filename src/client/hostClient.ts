@@ -87,6 +87,7 @@ export class HostClient implements vscode.Disposable {
   private serverStatus: ServerStatus | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<HostState>();
   private readonly stopEmitter = new vscode.EventEmitter<void>();
+  private readonly statusEmitter = new vscode.EventEmitter<ServerStatus>();
   private readonly loads = new Map<string, (progress: LoadProgress) => void>();
   /** The extension's scope: lives as long as this object. */
   private readonly disposables: vscode.Disposable[] = [];
@@ -96,6 +97,8 @@ export class HostClient implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   /** The host went away (crash, restart, stop): features drop their spinners and pending work. */
   readonly onDidStop = this.stopEmitter.event;
+  /** The host said how it is (each serverStatus notification, once). */
+  readonly onDidChangeStatus = this.statusEmitter.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -104,6 +107,7 @@ export class HostClient implements vscode.Disposable {
     this.disposables.push(
       this.stateEmitter,
       this.stopEmitter,
+      this.statusEmitter,
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.client && hostSettingKeys.some((key) => event.affectsConfiguration(key))) {
           void this.client.sendNotification(methods.configure, this.settings());
@@ -384,6 +388,7 @@ export class HostClient implements vscode.Disposable {
 
   private onServerStatus(status: ServerStatus): void {
     this.serverStatus = status;
+    this.statusEmitter.fire(status);
     this.fireState();
   }
 

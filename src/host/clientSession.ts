@@ -199,6 +199,7 @@ export function serveClient(
     pid: process.pid,
     rssBytes: process.memoryUsage().rss,
     uptimeMs: Date.now() - started,
+    clients: pool.clientCount,
     encodeCache: encodeCacheStatus(),
   }));
 
