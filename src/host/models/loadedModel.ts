@@ -34,6 +34,7 @@ export function readyModel(
   const { labels, started, local } = facts;
   return {
     ...model,
+    generationConfig: { ...model.generationConfig },
     info: {
       source,
       roles: [],

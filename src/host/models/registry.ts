@@ -347,15 +347,7 @@ export class ModelRegistry {
     const onnxFile = join(folder, 'onnx', dtype === 'q8' ? 'model_quantized.onnx' : 'model.onnx');
     this.onProgress({ source, message: 'Ready', done: true });
     return readyModel(
-      {
-        source,
-        folder,
-        config,
-        architecture,
-        tokenizer,
-        session,
-        generationConfig: { ...generationConfig },
-      },
+      { source, folder, config, architecture, tokenizer, session, generationConfig },
       { labels, started, local },
       {
         format,

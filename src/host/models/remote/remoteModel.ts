@@ -119,7 +119,8 @@ export async function loadRemoteModel(
   const setting = endpointSetting(role, settings);
   checkEndpointUrl(url, setting, settings.offline);
   const endpoint = parseEndpoint(url, setting);
-  const { folder, config, architecture, tokenizer } = await describedBy(source, settings, report);
+  const described = await describedBy(source, settings, report);
+  const { config, architecture } = described;
   const labels = labelsOf(config, labelCount(config, architecture));
   const expected = expectedGraph(architecture, labels.length, source, setting);
   report(`Checking ${endpoint.model}…`);
@@ -132,15 +133,7 @@ export async function loadRemoteModel(
   });
   report('Ready', true);
   return readyModel(
-    {
-      source,
-      folder,
-      config,
-      architecture,
-      tokenizer,
-      session: asInferenceSession(session),
-      generationConfig: {},
-    },
+    { source, ...described, session: asInferenceSession(session), generationConfig: {} },
     { labels, started, local: isLocalSource(source) },
     { format: 'onnx', endpoint: url },
   );
