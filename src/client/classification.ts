@@ -10,6 +10,7 @@ import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings, write } from './settings';
 import { waitingFor } from './firstUse';
 import { withLabelNames } from './labelNames';
+import { createStatusItem } from './statusBar';
 
 /** How each item names what it classifies, with its own icon so the two never look alike. */
 const scopes = {
@@ -57,21 +58,15 @@ export class Classifier implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: FeatureContext) {
-    const make = (scope: Scope, priority: number): ItemState => {
-      const item = vscode.window.createStatusBarItem(
-        `gpt2Heads.${scope}`,
-        vscode.StatusBarAlignment.Right,
-        priority,
-      );
-      item.name = `GPT-2 Heads: ${scopes[scope].name} Label`;
-      item.command = {
+    const make = (scope: Scope): ItemState => {
+      const item = createStatusItem(scope, {
         command: 'gpt2Heads.showClassificationDetails',
         title: vscode.l10n.t('Details'),
         arguments: [scope],
-      };
+      });
       return { item, latest: new LatestRequest() };
     };
-    this.items = { sequence: make('sequence', 99), document: make('document', 98) };
+    this.items = { sequence: make('sequence'), document: make('document') };
     this.disposables.push(
       this.items.sequence.item,
       this.items.document.item,

@@ -13,6 +13,7 @@ import { targetEditor } from './editors';
 import { showError } from './errors';
 import { settings } from './settings';
 import { selectAndReveal } from './editors';
+import { createStatusItem } from './statusBar';
 
 /** Alternatives the hover lists. */
 const alternativesShown = 5;
@@ -90,13 +91,7 @@ export class SurprisalLens implements vscode.Disposable {
   readonly onDidChange = this.changeEmitter.event;
 
   constructor(private readonly ctx: FeatureContext) {
-    this.status = vscode.window.createStatusBarItem(
-      'gpt2Heads.surprisal',
-      vscode.StatusBarAlignment.Right,
-      97,
-    );
-    this.status.name = vscode.l10n.t('GPT-2 Heads: Perplexity');
-    this.status.command = 'gpt2Heads.nextSurprisingToken';
+    this.status = createStatusItem('surprisal', 'gpt2Heads.nextSurprisingToken');
     this.disposables.push(
       this.status,
       this.changeEmitter,
