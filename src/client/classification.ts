@@ -5,7 +5,12 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, logFailure, showError } from './errors';
-import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import {
+  confirmLargeText,
+  countOf,
+  windowReporter,
+  withCancellableProgress,
+} from './largeDocument';
 import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings, write } from './settings';
 import { waitingFor } from './firstUse';
@@ -141,12 +146,8 @@ export class Classifier implements vscode.Disposable {
     const length = (scope === 'sequence' ? passageAt(editor) : editor.document.getText()).length;
     if (!(await confirmLargeText(length, 'Classify', editor.document.uri))) return undefined;
     try {
-      return await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
-          cancellable: true,
-        },
+      return await withCancellableProgress(
+        vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
         (progress, token) => {
           this.items[scope].latest.cancel();
           return this.classify(scope, editor, token, progress);

@@ -14,6 +14,7 @@ import { showError } from './errors';
 import { settings } from './settings';
 import { selectAndReveal } from './editors';
 import { createStatusItem } from './statusBar';
+import { withCancellableProgress } from './largeDocument';
 
 /** Alternatives the hover lists. */
 const alternativesShown = 5;
@@ -162,15 +163,11 @@ export class SurprisalLens implements vscode.Disposable {
     this.documents.set(document.uri.toString(), state);
     let cancelledByUser = false;
     try {
-      await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t(
-            'GPT-2 Heads: reading the {0} with the language model…',
-            scope ? 'selection' : 'document',
-          ),
-          cancellable: true,
-        },
+      await withCancellableProgress(
+        vscode.l10n.t(
+          'GPT-2 Heads: reading the {0} with the language model…',
+          scope ? 'selection' : 'document',
+        ),
         (_progress, token) => {
           token.onCancellationRequested(() => (cancelledByUser = true));
           return this.run(document, token);
