@@ -14,7 +14,7 @@ import { registerHostStatusBar } from './client/statusBar';
 import { registerEndpointStatusBar } from './client/endpointStatus';
 import { SurprisalLens, type RenderedLens, type SurprisalView } from './client/surprisal';
 import { Tagger, type DocumentSpan } from './client/tagging';
-import type { TaggingRole } from './protocol';
+import type { ServerStatus, TaggingRole } from './protocol';
 
 /** What the extension exports: used by its integration tests and by other extensions. */
 export interface Gpt2HeadsApi {
@@ -22,6 +22,8 @@ export interface Gpt2HeadsApi {
   activationMs(): number;
   hostState(): HostState;
   hostStatusBar(): vscode.StatusBarItem;
+  /** What the model host reports of itself (health, quiescence, models), as it reports it. */
+  onDidChangeHostStatus: vscode.Event<ServerStatus>;
   /** The spans shown for a document, with their current ranges. */
   taggedSpans(uri: vscode.Uri, role?: TaggingRole): DocumentSpan[];
   onDidChangeTags: vscode.Event<vscode.Uri>;
@@ -89,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): Gpt2HeadsApi {
     activationMs: () => activationMs,
     hostState: () => running.state,
     hostStatusBar: () => statusItem as vscode.StatusBarItem,
+    onDidChangeHostStatus: running.onDidChangeStatus,
     taggedSpans: (uri, role) => tagger.spans(uri, role),
     onDidChangeTags: tagger.onDidChangeTags,
     taggedVersion: (uri, role) => tagger.taggedVersion(uri, role),

@@ -8,6 +8,7 @@ import {
   ProtocolRequestType,
   RequestType,
   RequestType0,
+  type VersionedTextDocumentIdentifier,
 } from 'vscode-languageserver-protocol';
 
 interface TaskRow {
@@ -166,6 +167,19 @@ export interface HostStatus {
   pid: number;
   rssBytes: number;
   uptimeMs: number;
+  /** The clients the host serves: 1 for a private host, the connected windows for a shared one. */
+  clients: number;
+  encodeCache: EncodeCacheStatus;
+}
+
+/** The host's cache of tokenised texts (shared by every client and head with the same tokenizer). */
+export interface EncodeCacheStatus {
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+  /** Texts tokenised (misses) and found already tokenised (hits) since the host started. */
+  hits: number;
+  misses: number;
 }
 
 /** Options of Hugging Face's generate(); unset ones come from the model's generation_config.json. */
@@ -246,6 +260,10 @@ export type ErrorKind =
   | 'loadFailed'
   /** The request itself cannot be answered (empty text, fewer than two options…). */
   | 'badInput'
+  /** The document changed after the request was made: its answer would be outdated. */
+  | 'contentModified'
+  /** The request names a document (version) the client never sent to the host. */
+  | 'documentNotSynced'
   | 'cancelled'
   /** The host process went away while the request ran (set by the client). */
   | 'hostStopped'
@@ -279,10 +297,18 @@ export const taggingRoles = headRoles.filter(
   (role) => taskTable[role].hfTask === 'token-classification',
 ) as TaggingRole[];
 
-export interface TagParams extends WorkDoneProgressParams, PartialResultParams {
+/**
+ * The text a request reads: sent with it (the CLI, tests, the benchmark), or named as a document
+ * the client synchronised with LSP's didOpen/didChange, at the version it was when asked.
+ */
+export type TextOrDocument =
+  | { text: string; textDocument?: undefined }
+  | { textDocument: VersionedTextDocumentIdentifier; text?: undefined };
+
+export type TagParams = TextOrDocument & TagOptions;
+
+export interface TagOptions extends WorkDoneProgressParams, PartialResultParams {
   role: TaggingRole;
-  /** The whole document; the host's window cache is keyed by window content, not by document. */
-  text: string;
   aggregation_strategy: AggregationStrategy;
   ignore_labels?: string[];
   /** Left-context tokens per window (the editor's counterpart of HF's stride). */
@@ -323,8 +349,9 @@ export interface TagResult {
 import type { LabelScore } from './heads/sequenceClassification';
 export type { LabelScore };
 
-export interface ClassifyParams extends WorkDoneProgressParams {
-  text: string;
+export type ClassifyParams = TextOrDocument & ClassifyOptions;
+
+export interface ClassifyOptions extends WorkDoneProgressParams {
   /** One passage (truncated to the model's context, as HF) or the whole document in windows. */
   scope: 'sequence' | 'document';
   function_to_apply?: 'softmax' | 'sigmoid' | 'none';
@@ -533,5 +560,8 @@ export const errorCodes = {
   modelLoadFailed: 1002,
   offlineMissingModel: 1003,
   badInput: 1004,
+  documentNotSynced: 1005,
   cancelled: -32800,
+  /** LSP's ContentModified: the document changed after the request was made. */
+  contentModified: -32801,
 } as const;

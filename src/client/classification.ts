@@ -5,11 +5,17 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, logFailure, showError } from './errors';
-import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import {
+  confirmLargeText,
+  countOf,
+  windowReporter,
+  withCancellableProgress,
+} from './largeDocument';
 import { LatestRequest } from './latestRequest';
 import { modelSource, servesLanguage, settings, write } from './settings';
 import { waitingFor } from './firstUse';
 import { withLabelNames } from './labelNames';
+import { createStatusItem } from './statusBar';
 
 /** How each item names what it classifies, with its own icon so the two never look alike. */
 const scopes = {
@@ -57,21 +63,15 @@ export class Classifier implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: FeatureContext) {
-    const make = (scope: Scope, priority: number): ItemState => {
-      const item = vscode.window.createStatusBarItem(
-        `gpt2Heads.${scope}`,
-        vscode.StatusBarAlignment.Right,
-        priority,
-      );
-      item.name = `GPT-2 Heads: ${scopes[scope].name} Label`;
-      item.command = {
+    const make = (scope: Scope): ItemState => {
+      const item = createStatusItem(scope, {
         command: 'gpt2Heads.showClassificationDetails',
         title: vscode.l10n.t('Details'),
         arguments: [scope],
-      };
+      });
       return { item, latest: new LatestRequest() };
     };
-    this.items = { sequence: make('sequence', 99), document: make('document', 98) };
+    this.items = { sequence: make('sequence'), document: make('document') };
     this.disposables.push(
       this.items.sequence.item,
       this.items.document.item,
@@ -146,12 +146,8 @@ export class Classifier implements vscode.Disposable {
     const length = (scope === 'sequence' ? passageAt(editor) : editor.document.getText()).length;
     if (!(await confirmLargeText(length, 'Classify', editor.document.uri))) return undefined;
     try {
-      return await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
-          cancellable: true,
-        },
+      return await withCancellableProgress(
+        vscode.l10n.t('GPT-2 Heads: classifying the {0}…', scopes[scope].noun),
         (progress, token) => {
           this.items[scope].latest.cancel();
           return this.classify(scope, editor, token, progress);
@@ -248,15 +244,18 @@ export class Classifier implements vscode.Disposable {
     progress?: vscode.Progress<{ message?: string; increment?: number }>,
   ): Promise<ClassifyResult> {
     const state = this.items[scope];
-    const text = scope === 'sequence' ? passageAt(editor) : editor.document.getText();
-    const resource = editor.document.uri;
+    const { document } = editor;
+    const resource = document.uri;
     const labels = settings.zeroShotLabels(resource);
     const zeroShot = usesLanguageModel() && labels.length > 0;
     state.item.text = `$(loading~spin) Classifying the ${scopes[scope].noun}…`;
     state.item.tooltip = undefined;
     state.item.show();
+    // A passage travels with the request; the whole document is named (the host has its text).
     const params: ClassifyParams = {
-      text,
+      ...(scope === 'sequence'
+        ? { text: passageAt(editor) }
+        : { textDocument: { uri: resource.toString(), version: document.version } }),
       scope,
       function_to_apply: settings.functionToApply(resource),
       aggregation: settings.classificationAggregation(resource),

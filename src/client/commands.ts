@@ -9,7 +9,7 @@ import { chooseModelFolder, openWalkthroughSample, walkthroughSampleEnd } from '
 import { pickLabels, type Classifier } from './classification';
 import { showModelStatus } from './modelStatus';
 import { setEndpointApiKey } from './endpoints';
-import { settings, write } from './settings';
+import { toggle } from './settings';
 import { askQuestion, clearAnswerDecorations, type AskArguments } from './questionAnswering';
 import { chooseBestOption, clearChoiceDecorations } from './multipleChoice';
 import { goToEntity, revealSpan } from './entityTree';
@@ -53,15 +53,10 @@ const commands: Record<string, Command> = {
     clearAnswerDecorations();
     clearChoiceDecorations();
   },
-  'gpt2Heads.toggleAutoTag': async () => {
-    const next = !settings.autoTag();
-    await write.autoTag(next);
-    void vscode.window.setStatusBarMessage(
-      vscode.l10n.t('GPT-2 Heads: automatic tagging {0}', next ? 'on' : 'off'),
-      3000,
-    );
-    return next;
-  },
+  'gpt2Heads.toggleAutoTag': () =>
+    toggle('autoTag', (on) =>
+      vscode.l10n.t('GPT-2 Heads: automatic tagging {0}', on ? 'on' : 'off'),
+    ),
   'gpt2Heads.classifySelection': (ctx) => ctx.classifier.command('sequence'),
   'gpt2Heads.classifyDocument': (ctx) => ctx.classifier.command('document'),
   'gpt2Heads.pickClassificationLabels': () => pickLabels(),

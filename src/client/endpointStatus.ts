@@ -5,18 +5,13 @@ import * as vscode from 'vscode';
 import { methods, type ModelInfo } from '../protocol';
 import { endpointSettings } from './endpoints';
 import type { FeatureContext } from './context';
+import { createStatusItem } from './statusBar';
 
 /** Health checks at most this often while requests come and go. */
 const refreshMs = 10_000;
 
 export function registerEndpointStatusBar(ctx: FeatureContext): vscode.Disposable[] {
-  const item = vscode.window.createStatusBarItem(
-    'gpt2Heads.endpoints',
-    vscode.StatusBarAlignment.Right,
-    99,
-  );
-  item.name = vscode.l10n.t('GPT-2 Heads: Serving Endpoints');
-  item.command = 'gpt2Heads.showModelStatus';
+  const item = createStatusItem('endpoints', 'gpt2Heads.showModelStatus');
   let last = 0;
   let pending: Promise<void> | undefined;
 

@@ -3,7 +3,7 @@ import { targetEditor, visibleEditorOf } from './editors';
 import { generateChunk, methods, type GenerateResult, type GenerationOptions } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
-import { confirmLargeText } from './largeDocument';
+import { confirmLargeText, withCancellableProgress } from './largeDocument';
 import { generationOptions, settings } from './settings';
 
 /** Where generated text goes: a document and an offset in it (not an editor, which may go). */
@@ -101,21 +101,18 @@ async function streamInto(
   });
   try {
     append(lead);
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
-      (_progress, token) => {
-        const link = token.onCancellationRequested(() => stop.cancel());
-        return ctx.host
-          .requestWithPartials(
-            methods.generate,
-            generateChunk,
-            { prompt, options },
-            (chunk) => append(chunk.text),
-            stop.token,
-          )
-          .finally(() => link.dispose());
-      },
-    );
+    const result = await withCancellableProgress(title, (_progress, token) => {
+      const link = token.onCancellationRequested(() => stop.cancel());
+      return ctx.host
+        .requestWithPartials(
+          methods.generate,
+          generateChunk,
+          { prompt, options },
+          (chunk) => append(chunk.text),
+          stop.token,
+        )
+        .finally(() => link.dispose());
+    });
     await writing;
     // The host may have finished before the stop reached it: the text is not all written.
     if (stop.token.isCancellationRequested) return undefined;

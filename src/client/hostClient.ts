@@ -17,6 +17,7 @@ import type {
   ProtocolRequestType,
   RequestType,
   RequestType0,
+  VersionedTextDocumentIdentifier,
 } from 'vscode-languageserver-protocol';
 import {
   errorCodes,
@@ -30,6 +31,7 @@ import {
 import { hostSettingKeys, hostSettings, settings } from './settings';
 import { connectToSharedHost, hostTag } from './sharedHost';
 import { endpointKeyEnvironment, registerEndpointKey } from './endpoints';
+import { DocumentSync } from './documentSync';
 import { modelDisplayName } from '../text/modelName';
 
 export type HostState = 'stopped' | 'starting' | 'ready' | 'busy' | 'error';
@@ -77,12 +79,15 @@ export class HostRequestError extends Error {
  */
 export class HostClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  /** The documents the running client has sent to its host (in the client's scope). */
+  private documents: DocumentSync | undefined;
   private starting: Promise<LanguageClient> | undefined;
   private crashes: number[] = [];
   private lastError: string | undefined;
   private serverStatus: ServerStatus | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<HostState>();
   private readonly stopEmitter = new vscode.EventEmitter<void>();
+  private readonly statusEmitter = new vscode.EventEmitter<ServerStatus>();
   private readonly loads = new Map<string, (progress: LoadProgress) => void>();
   /** The extension's scope: lives as long as this object. */
   private readonly disposables: vscode.Disposable[] = [];
@@ -92,6 +97,8 @@ export class HostClient implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   /** The host went away (crash, restart, stop): features drop their spinners and pending work. */
   readonly onDidStop = this.stopEmitter.event;
+  /** The host said how it is (each serverStatus notification, once). */
+  readonly onDidChangeStatus = this.statusEmitter.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -100,6 +107,7 @@ export class HostClient implements vscode.Disposable {
     this.disposables.push(
       this.stateEmitter,
       this.stopEmitter,
+      this.statusEmitter,
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (this.client && hostSettingKeys.some((key) => event.affectsConfiguration(key))) {
           void this.client.sendNotification(methods.configure, this.settings());
@@ -152,6 +160,10 @@ export class HostClient implements vscode.Disposable {
     const method = (type as { method: string }).method;
     await this.beforeRequest?.(method, args[0]);
     const client = await this.start();
+    // A request that names a document goes after the notifications that bring the host its text.
+    const textDocument = (args[0] as { textDocument?: VersionedTextDocumentIdentifier } | undefined)
+      ?.textDocument;
+    if (textDocument) await this.documents?.prepare(textDocument);
     try {
       return await (client.sendRequest as (...a: unknown[]) => Promise<unknown>)(type, ...args);
     } catch (error) {
@@ -285,6 +297,7 @@ export class HostClient implements vscode.Disposable {
   private releaseClientScope(): void {
     for (const disposable of this.clientScope) disposable.dispose();
     this.clientScope = [];
+    this.documents = undefined;
   }
 
   /** Ends what waited on the host that went away: load notifications, spinners, stale status. */
@@ -330,7 +343,9 @@ export class HostClient implements vscode.Disposable {
     const client = new LanguageClient('gpt2Heads', 'GPT-2 Heads', serverOptions, clientOptions);
     this.releaseClientScope();
     this.client = client;
+    this.documents = new DocumentSync(client);
     this.clientScope.push(
+      this.documents,
       client.onDidChangeState((event) => {
         if (event.newState === State.Stopped && this.client === client) this.hostWentAway();
         this.fireState();
@@ -373,6 +388,7 @@ export class HostClient implements vscode.Disposable {
 
   private onServerStatus(status: ServerStatus): void {
     this.serverStatus = status;
+    this.statusEmitter.fire(status);
     this.fireState();
   }
 
@@ -394,7 +410,10 @@ export class HostClient implements vscode.Disposable {
   /** A failed request as the user should see it: the host's message and data, or plain words. */
   private describe(error: unknown, method: string): Error {
     if (error instanceof ResponseError && !transportErrors.has(error.code)) {
-      if (error.code === errorCodes.cancelled) return new vscode.CancellationError();
+      // The document changed after the request was made: whoever asked asks again for the new text.
+      if (error.code === errorCodes.cancelled || error.code === errorCodes.contentModified) {
+        return new vscode.CancellationError();
+      }
       const data = error.data as ErrorData | undefined;
       return new HostRequestError(error.message, data, data !== undefined);
     }

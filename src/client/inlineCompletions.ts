@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { methods } from '../protocol';
 import type { FeatureContext } from './context';
 import { isNotConfigured } from './errors';
-import { generationOptions, settings, write } from './settings';
+import { generationOptions, settings, toggle } from './settings';
 import { waitingFor } from './firstUse';
 import { SuggestionCache } from '../text/suggestions';
 
@@ -146,12 +146,8 @@ export class InlineSuggestions implements vscode.InlineCompletionItemProvider, v
 }
 
 /** "Toggle Inline Suggestions": pauses or resumes them (the setting, for this user). */
-export async function toggleInlineSuggestions(): Promise<boolean> {
-  const next = !settings.inlineEnabled();
-  await write.inlineEnabled(next);
-  void vscode.window.setStatusBarMessage(
-    vscode.l10n.t('GPT-2 Heads: inline suggestions {0}', next ? 'on' : 'paused'),
-    3000,
+export function toggleInlineSuggestions(): Promise<boolean> {
+  return toggle('inlineEnabled', (on) =>
+    vscode.l10n.t('GPT-2 Heads: inline suggestions {0}', on ? 'on' : 'paused'),
   );
-  return next;
 }

@@ -27,6 +27,20 @@ export async function confirmLargeText(
   return answer === proceed;
 }
 
+/** Runs `work` behind a progress notification titled `title` whose Cancel cancels `token`. */
+export function withCancellableProgress<T>(
+  title: string,
+  work: (
+    progress: vscode.Progress<{ message?: string; increment?: number }>,
+    token: vscode.CancellationToken,
+  ) => Thenable<T>,
+): Thenable<T> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    work,
+  );
+}
+
 /** Reports windows done / total of a host request as a percentage on a progress notification. */
 export function windowReporter(
   progress: vscode.Progress<{ message?: string; increment?: number }>,

@@ -155,7 +155,8 @@ export async function showModelStatus(ctx: FeatureContext): Promise<HostStatus |
         };
       });
     const health = ctx.host.status;
-    const memory = `model host pid ${status.pid}, ${megabytes(status.rssBytes)} resident`;
+    const windows = status.clients > 1 ? `, serving ${status.clients} windows` : '';
+    const memory = `model host pid ${status.pid}, ${megabytes(status.rssBytes)} resident${windows}`;
     pickOne(
       vscode.l10n.t('GPT-2 Heads: models ({0})', memory),
       [

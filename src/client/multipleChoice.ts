@@ -4,7 +4,7 @@ import { methods, type ChooseResult } from '../protocol';
 import { optionAsContinuation, parseChoices } from '../text/choices';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
-import { confirmLargeText } from './largeDocument';
+import { confirmLargeText, withCancellableProgress } from './largeDocument';
 import { paint } from './shownDecorations';
 
 const bestOptionDecoration = vscode.window.createTextEditorDecorationType({
@@ -70,12 +70,8 @@ export async function chooseBestOption(ctx: FeatureContext): Promise<ChoiceOutco
   }
   const version = document.version;
   try {
-    const result = await vscode.window.withProgress(
-      {
-        location: vscode.ProgressLocation.Notification,
-        title: vscode.l10n.t('GPT-2 Heads: scoring the options…'),
-        cancellable: true,
-      },
+    const result = await withCancellableProgress(
+      vscode.l10n.t('GPT-2 Heads: scoring the options…'),
       (_progress, token) =>
         ctx.host.request(
           methods.choose,

@@ -3,7 +3,7 @@ import { selectAndReveal, targetEditor, visibleEditorOf } from './editors';
 import { methods, type AnswerResult } from '../protocol';
 import type { FeatureContext } from './context';
 import { showError } from './errors';
-import { confirmLargeText, windowReporter } from './largeDocument';
+import { confirmLargeText, windowReporter, withCancellableProgress } from './largeDocument';
 import { settings } from './settings';
 import { paint } from './shownDecorations';
 import { percentages, trimRange } from '../text/spans';
@@ -125,12 +125,8 @@ export async function askQuestion(
   const base = document.offsetAt(contextRange.start);
   const version = document.version;
   try {
-    const result = await vscode.window.withProgress(
-      {
-        location: vscode.ProgressLocation.Notification,
-        title: vscode.l10n.t('GPT-2 Heads: looking for the answer…'),
-        cancellable: true,
-      },
+    const result = await withCancellableProgress(
+      vscode.l10n.t('GPT-2 Heads: looking for the answer…'),
       (progress, token) =>
         ctx.host.requestWithProgress(
           methods.answer,

@@ -113,6 +113,20 @@ export const write = {
   zeroShotLabels: (labels: string[]) => update('zeroShot.labels', labels),
 };
 
+/**
+ * Flips an on/off setting (a key of both `settings` and `write`) and says its new state in the
+ * status bar for a few seconds; resolves to the new state.
+ */
+export async function toggle(
+  key: 'autoTag' | 'inlineEnabled',
+  say: (on: boolean) => string,
+): Promise<boolean> {
+  const next = !settings[key]();
+  await write[key](next);
+  void vscode.window.setStatusBarMessage(say(next), 3000);
+  return next;
+}
+
 async function update(key: string, value: unknown): Promise<void> {
   await config().update(key, value, vscode.ConfigurationTarget.Global);
 }

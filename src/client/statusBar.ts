@@ -24,15 +24,37 @@ const presentation: Record<HostState, { text: string; tooltip: string }> = {
   },
 };
 
+/**
+ * The extension's status bar items, all on the right: the name the status bar's menu lists, and
+ * the place (a higher priority is further left).
+ */
+const statusItems = {
+  host: { priority: 100, name: () => vscode.l10n.t('GPT-2 Heads: Model Host') },
+  endpoints: { priority: 99, name: () => vscode.l10n.t('GPT-2 Heads: Serving Endpoints') },
+  sequence: { priority: 99, name: () => 'GPT-2 Heads: Selection Label' },
+  document: { priority: 98, name: () => 'GPT-2 Heads: Document Label' },
+  surprisal: { priority: 97, name: () => vscode.l10n.t('GPT-2 Heads: Perplexity') },
+};
+
+/** Makes one of the extension's status bar items; `command` is what a click on it runs. */
+export function createStatusItem(
+  key: keyof typeof statusItems,
+  command: string | vscode.Command,
+): vscode.StatusBarItem {
+  const { priority, name } = statusItems[key];
+  const item = vscode.window.createStatusBarItem(
+    `gpt2Heads.${key}`,
+    vscode.StatusBarAlignment.Right,
+    priority,
+  );
+  item.name = name();
+  item.command = command;
+  return item;
+}
+
 /** One item showing the model host's state; clicking it shows the loaded models. */
 export function registerHostStatusBar(host: HostClient): vscode.Disposable[] {
-  const item = vscode.window.createStatusBarItem(
-    'gpt2Heads.host',
-    vscode.StatusBarAlignment.Right,
-    100,
-  );
-  item.name = vscode.l10n.t('GPT-2 Heads: Model Host');
-  item.command = 'gpt2Heads.showModelStatus';
+  const item = createStatusItem('host', 'gpt2Heads.showModelStatus');
   const render = (state: HostState) => {
     const { text, tooltip } = presentation[state];
     const status = host.status;

@@ -13,6 +13,8 @@ import { targetEditor } from './editors';
 import { showError } from './errors';
 import { settings } from './settings';
 import { selectAndReveal } from './editors';
+import { createStatusItem } from './statusBar';
+import { withCancellableProgress } from './largeDocument';
 
 /** Alternatives the hover lists. */
 const alternativesShown = 5;
@@ -90,13 +92,7 @@ export class SurprisalLens implements vscode.Disposable {
   readonly onDidChange = this.changeEmitter.event;
 
   constructor(private readonly ctx: FeatureContext) {
-    this.status = vscode.window.createStatusBarItem(
-      'gpt2Heads.surprisal',
-      vscode.StatusBarAlignment.Right,
-      97,
-    );
-    this.status.name = vscode.l10n.t('GPT-2 Heads: Perplexity');
-    this.status.command = 'gpt2Heads.nextSurprisingToken';
+    this.status = createStatusItem('surprisal', 'gpt2Heads.nextSurprisingToken');
     this.disposables.push(
       this.status,
       this.changeEmitter,
@@ -167,15 +163,11 @@ export class SurprisalLens implements vscode.Disposable {
     this.documents.set(document.uri.toString(), state);
     let cancelledByUser = false;
     try {
-      await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t(
-            'GPT-2 Heads: reading the {0} with the language model…',
-            scope ? 'selection' : 'document',
-          ),
-          cancellable: true,
-        },
+      await withCancellableProgress(
+        vscode.l10n.t(
+          'GPT-2 Heads: reading the {0} with the language model…',
+          scope ? 'selection' : 'document',
+        ),
         (_progress, token) => {
           token.onCancellationRequested(() => (cancelledByUser = true));
           return this.run(document, token);

@@ -13,7 +13,12 @@ import type { FeatureContext } from './context';
 import { escapeMarkdown } from '../text/markdown';
 import { modelDisplayName } from '../text/modelName';
 import { isNotConfigured, logFailure, showError } from './errors';
-import { confirmLargeText, countOf, windowReporter } from './largeDocument';
+import {
+  confirmLargeText,
+  countOf,
+  windowReporter,
+  withCancellableProgress,
+} from './largeDocument';
 import { LatestRequest } from './latestRequest';
 import { servesLanguage, settings } from './settings';
 import { describeLabel, TagDecorations } from './tagDecorations';
@@ -154,12 +159,8 @@ export class Tagger implements vscode.Disposable {
     if (!(await confirmLargeText(document.getText().length, 'Tag', document.uri))) return undefined;
     const title = role === 'ner' ? 'tagging entities' : 'tagging parts of speech';
     try {
-      return await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: vscode.l10n.t('GPT-2 Heads: {0}…', title),
-          cancellable: true,
-        },
+      return await withCancellableProgress(
+        vscode.l10n.t('GPT-2 Heads: {0}…', title),
         (progress, token) => this.tag(document, role, token, progress),
       );
     } catch (error) {
@@ -197,9 +198,10 @@ export class Tagger implements vscode.Disposable {
     return this.stateOf(document.uri).requests[role].run(async (token) => {
       const version = document.version;
       const text = document.getText();
+      // The host has the document's text (DocumentSync): the request names it, at this version.
       const params: TagParams = {
         role,
-        text,
+        textDocument: { uri: document.uri.toString(), version },
         aggregation_strategy: settings.aggregationStrategy(document.uri),
         ignore_labels: settings.ignoreLabels(document.uri),
         leftContextTokens: settings.taggingContext(document.uri) || undefined,

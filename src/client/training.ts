@@ -13,6 +13,7 @@ import type { FeatureContext } from './context';
 import { showError } from './errors';
 import { modelSource, settings } from './settings';
 import { reportMarkdown } from './trainingReport';
+import { withCancellableProgress } from './largeDocument';
 
 type UseRole = 'ner' | 'pos' | 'classification';
 
@@ -226,12 +227,8 @@ export async function trainHeadCommand(
   };
   let result: TrainResult;
   try {
-    result = await vscode.window.withProgress(
-      {
-        location: vscode.ProgressLocation.Notification,
-        title: vscode.l10n.t('GPT-2 Heads: training a head'),
-        cancellable: true,
-      },
+    result = await withCancellableProgress(
+      vscode.l10n.t('GPT-2 Heads: training a head'),
       (progress, token) => {
         let shown = 0;
         return ctx.host.requestWithPartials(

@@ -4,6 +4,7 @@
 import {
   LSPErrorCodes,
   ResponseError,
+  TextDocumentSyncKind,
   type CancellationToken,
   type Connection,
   type ProgressToken,
@@ -21,6 +22,7 @@ import {
   type ServerStatus,
   type TaggedSpan,
 } from '../protocol';
+import { SessionDocuments } from './documents';
 import { CancelledError, HostError, type Cancellation } from './errors';
 import type { ModelRegistry } from './models/registry';
 import type { PoolClient, RegistryPool } from './models/registryPool';
@@ -31,6 +33,7 @@ import { chooseRequest } from './tasks/multipleChoice';
 import { answerRequest } from './tasks/questionAnswering';
 import { surprisalResult } from './tasks/surprisal';
 import { tagRequest } from './tasks/tagging';
+import { encodeCacheStatus } from './tasks/run';
 import { trainHead } from './tasks/training/train';
 
 const started = Date.now();
@@ -45,6 +48,8 @@ export function serveClient(
   let settings: HostSettings;
   /** Requests being answered, for the status's quiescence. */
   let running = 0;
+  /** The documents this client synchronised: tag and classify requests may name them. */
+  const documents = new SessionDocuments(connection);
   const client: PoolClient = {
     onProgress: (progress) => {
       void connection.sendNotification(methods.loadProgress, progress).catch(() => undefined);
@@ -174,7 +179,10 @@ export function serveClient(
   connection.onInitialize((params) => {
     settings = params.initializationOptions as HostSettings;
     registry = pool.attach(client, settings);
-    return { capabilities: {}, serverInfo: { name: 'GPT-2 Heads model host', version } };
+    return {
+      capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental },
+      serverInfo: { name: 'GPT-2 Heads model host', version },
+    };
   });
 
   connection.onInitialized(() => pushStatus());
@@ -191,6 +199,8 @@ export function serveClient(
     pid: process.pid,
     rssBytes: process.memoryUsage().rss,
     uptimeMs: Date.now() - started,
+    clients: pool.clientCount,
+    encodeCache: encodeCacheStatus(),
   }));
 
   connection.onRequest(methods.generate, (params, token) =>
@@ -206,24 +216,27 @@ export function serveClient(
   );
 
   connection.onRequest(methods.tag, (params, token) =>
-    answer(methods.tag.method, token, () =>
-      models().use(params.role, (model) =>
+    answer(methods.tag.method, token, async () => {
+      // Read at once: the document may change while the model loads.
+      const text = await documents.textOf(params, token);
+      return models().use(params.role, (model) =>
         tagRequest(
           model,
-          params,
+          { ...params, text },
           withProgress(token, params.workDoneToken),
           partialsOf(params.partialResultToken),
         ),
-      ),
-    ),
+      );
+    }),
   );
 
   connection.onRequest(methods.classify, (params, token) =>
-    answer(methods.classify.method, token, () =>
-      models().use(params.zeroShot ? 'lm' : 'classification', (model) =>
-        classifyRequest(model, params, withProgress(token, params.workDoneToken)),
-      ),
-    ),
+    answer(methods.classify.method, token, async () => {
+      const text = await documents.textOf(params, token);
+      return models().use(params.zeroShot ? 'lm' : 'classification', (model) =>
+        classifyRequest(model, { ...params, text }, withProgress(token, params.workDoneToken)),
+      );
+    }),
   );
 
   connection.onRequest(methods.answer, (params, token) =>
@@ -264,6 +277,7 @@ export function serveClient(
 
   return () => {
     if (statusTimer) clearTimeout(statusTimer);
+    documents.dispose();
     pool.detach(client);
   };
 }

@@ -21,6 +21,8 @@ function kindOf(code: number): ErrorKind {
   if (code === errorCodes.offlineMissingModel) return 'offline';
   if (code === errorCodes.badInput) return 'badInput';
   if (code === errorCodes.cancelled) return 'cancelled';
+  if (code === errorCodes.contentModified) return 'contentModified';
+  if (code === errorCodes.documentNotSynced) return 'documentNotSynced';
   return 'loadFailed';
 }
 

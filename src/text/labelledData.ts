@@ -94,6 +94,31 @@ function lines(text: string): string[] {
   return text.split(/\r?\n/);
 }
 
+/** What a word-per-line format makes of a line: a word and its tag, nothing, or a sentence break. */
+type WordLine = { word: string; label: string } | 'skip' | 'break';
+
+/** The sentences of a word-per-line format: a blank line (or a 'break' line) ends one. */
+function sentencesOf(text: string, read: (line: string, number: number) => WordLine): LabelledData {
+  const examples: WordsExample[] = [];
+  let current: WordsExample | undefined;
+  const close = () => {
+    if (current && current.words.length > 0) examples.push(current);
+    current = undefined;
+  };
+  lines(text).forEach((line, i) => {
+    const number = i + 1;
+    if (line.trim() === '') return close();
+    const word = read(line, number);
+    if (word === 'break') return close();
+    if (word === 'skip') return;
+    current ??= { words: [], labels: [], line: number };
+    current.words.push(word.word);
+    current.labels.push(word.label);
+  });
+  close();
+  return { kind: 'words', examples };
+}
+
 /** CoNLL-U: ten tab-separated columns; multiword ranges (1-2) and empty nodes (1.1) are skipped. */
 export function parseConllu(text: string, options: ParseOptions): LabelledData {
   const column = (options.labelColumn ?? 'upos').toLowerCase();
@@ -105,16 +130,8 @@ export function parseConllu(text: string, options: ParseOptions): LabelledData {
     );
   }
   const index = column === 'upos' ? 3 : 4;
-  const examples: WordsExample[] = [];
-  let current: WordsExample | undefined;
-  const close = () => {
-    if (current && current.words.length > 0) examples.push(current);
-    current = undefined;
-  };
-  lines(text).forEach((line, i) => {
-    const number = i + 1;
-    if (line.trim() === '') return close();
-    if (line.startsWith('#')) return;
+  return sentencesOf(text, (line, number) => {
+    if (line.startsWith('#')) return 'skip';
     const fields = line.split('\t');
     if (fields.length !== 10) {
       throw new LabelledDataError(
@@ -124,7 +141,7 @@ export function parseConllu(text: string, options: ParseOptions): LabelledData {
       );
     }
     const id = fields[0];
-    if (/^\d+-\d+$/.test(id) || /^\d+\.\d+$/.test(id)) return;
+    if (/^\d+-\d+$/.test(id) || /^\d+\.\d+$/.test(id)) return 'skip';
     if (!/^\d+$/.test(id)) {
       throw new LabelledDataError(
         options.file,
@@ -143,28 +160,16 @@ export function parseConllu(text: string, options: ParseOptions): LabelledData {
           (column === 'xpos' ? '; this treebank may have no XPOS: train on upos.' : '.'),
       );
     }
-    current ??= { words: [], labels: [], line: number };
-    current.words.push(word);
-    current.labels.push(label);
+    return { word, label };
   });
-  close();
-  return { kind: 'words', examples };
 }
 
 /** CoNLL-2003 style: the word first, its tag last, space or tab separated; -DOCSTART- is skipped. */
 export function parseConll(text: string, options: ParseOptions): LabelledData {
-  const examples: WordsExample[] = [];
-  let current: WordsExample | undefined;
   let columns: number | undefined;
-  const close = () => {
-    if (current && current.words.length > 0) examples.push(current);
-    current = undefined;
-  };
-  lines(text).forEach((line, i) => {
-    const number = i + 1;
-    if (line.trim() === '') return close();
+  return sentencesOf(text, (line, number) => {
     const fields = line.trim().split(/[ \t]+/);
-    if (fields[0] === '-DOCSTART-') return close();
+    if (fields[0] === '-DOCSTART-') return 'break';
     if (fields.length < 2) {
       throw new LabelledDataError(
         options.file,
@@ -180,12 +185,8 @@ export function parseConll(text: string, options: ParseOptions): LabelledData {
         `this line has ${fields.length} columns; the first word line had ${columns}.`,
       );
     }
-    current ??= { words: [], labels: [], line: number };
-    current.words.push(fields[0]);
-    current.labels.push(fields[fields.length - 1]);
+    return { word: fields[0], label: fields[fields.length - 1] };
   });
-  close();
-  return { kind: 'words', examples };
 }
 
 const tagFields = ['ner_tags', 'tags', 'labels', 'upos', 'pos_tags'];

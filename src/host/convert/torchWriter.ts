@@ -15,6 +15,24 @@ export interface ZipFileEntry {
   data: Uint8Array;
 }
 
+/**
+ * The fields a local file header and its central directory entry share, from "version needed to
+ * extract" (at `at`) to the file name's length; the central entry has them 2 bytes further on.
+ */
+function writeEntryFields(
+  header: Buffer,
+  at: number,
+  crc: number,
+  size: number,
+  nameLength: number,
+): void {
+  header.writeUInt16LE(20, at);
+  header.writeUInt32LE(crc, at + 10);
+  header.writeUInt32LE(size, at + 14); // stored: compressed and uncompressed sizes are equal
+  header.writeUInt32LE(size, at + 18);
+  header.writeUInt16LE(nameLength, at + 22);
+}
+
 /** A zip archive of stored (uncompressed) entries, each data start aligned to 64 bytes as torch does. */
 export function zipStored(entries: ZipFileEntry[]): Buffer {
   const chunks: Buffer[] = [];
@@ -29,20 +47,12 @@ export function zipStored(entries: ZipFileEntry[]): Buffer {
     const crc = crc32(entry.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(entry.data.length, 18);
-    local.writeUInt32LE(entry.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
+    writeEntryFields(local, 4, crc, entry.data.length, name.length);
     local.writeUInt16LE(extra.length, 28);
     const header = Buffer.alloc(46);
     header.writeUInt32LE(0x02014b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt16LE(20, 6);
-    header.writeUInt32LE(crc, 16);
-    header.writeUInt32LE(entry.data.length, 20);
-    header.writeUInt32LE(entry.data.length, 24);
-    header.writeUInt16LE(name.length, 28);
+    header.writeUInt16LE(20, 4); // version made by
+    writeEntryFields(header, 6, crc, entry.data.length, name.length);
     header.writeUInt32LE(offset, 42);
     central.push(header, name);
     chunks.push(local, name, extra, Buffer.from(entry.data));

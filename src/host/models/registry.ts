@@ -26,7 +26,6 @@ import {
   isLocalSource,
   labelCount,
   labelsOf,
-  parameterCount,
   type FolderFormat,
 } from './modelFolder';
 import {
@@ -37,7 +36,7 @@ import {
 } from '../convert/gpt2Config';
 import { offlineMissingMessage, transformers, useNetworkPolicy } from './runtime';
 import { emptyPastKeyValues, int64Tensor, labelLogits, requireFinite } from '../tensors';
-import type { CheckpointConverter, LoadedModel } from './loadedModel';
+import { readyModel, type CheckpointConverter, type LoadedModel } from './loadedModel';
 import { loadRemoteLanguageModel, loadRemoteModel } from './remote/remoteModel';
 
 interface Entry {
@@ -359,32 +358,17 @@ export class ModelRegistry {
     const generationConfig = ((model as unknown as { generation_config?: Record<string, unknown> })
       .generation_config ?? {}) as Record<string, unknown>;
     const onnxFile = join(folder, 'onnx', dtype === 'q8' ? 'model_quantized.onnx' : 'model.onnx');
-    const info: ModelInfo = {
-      source,
-      roles: [],
-      state: 'ready',
-      architecture,
-      format,
-      dtype,
-      labels,
-      contextLength: config.n_positions,
-      parameterCount: parameterCount(config, architecture, labels.length),
-      fileBytes: existsSync(onnxFile) ? statSync(onnxFile).size : undefined,
-      loadMs: Math.round(performance.now() - started),
-      folder: local ? folder : undefined,
-      sharedBackbone: sharedSession !== undefined,
-    };
     this.onProgress({ source, message: 'Ready', done: true });
-    return {
-      source,
-      folder,
-      config,
-      architecture,
-      tokenizer,
-      session,
-      generationConfig: { ...generationConfig },
-      info,
-    };
+    return readyModel(
+      { source, folder, config, architecture, tokenizer, session, generationConfig },
+      { labels, started, local },
+      {
+        format,
+        dtype,
+        fileBytes: existsSync(onnxFile) ? statSync(onnxFile).size : undefined,
+        sharedBackbone: sharedSession !== undefined,
+      },
+    );
   }
 
   private shared: SharedBackbones | undefined;

@@ -73,6 +73,11 @@ export class RegistryPool {
   }
 
   /** The client left; a registry nobody uses any more lets its models go. */
+  /** The clients (LSP sessions: VS Code windows, tests) the host serves now. */
+  get clientCount(): number {
+    return this.groupOf.size;
+  }
+
   detach(client: PoolClient): void {
     const group = this.groupOf.get(client);
     if (!group) return;
@@ -101,10 +106,6 @@ export class RegistryPool {
       }
       return undefined;
     });
-  }
-
-  get clientCount(): number {
-    return this.groupOf.size;
   }
 
   async dispose(): Promise<void> {

@@ -9,7 +9,7 @@ import {
 import { scoreContinuation, scoringInput, zeroShotInputs } from '../../heads/lmScoring';
 import { softmax } from '../../heads/math';
 import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
-import { errorCodes, type ClassifyParams, type ClassifyResult } from '../../protocol';
+import { errorCodes, type ClassifyOptions, type ClassifyResult } from '../../protocol';
 import { cacheBudgets, cachePerOwner } from '../caches';
 import { HostError, throwIfCancelled, type Cancellation } from '../errors';
 import type { LoadedModel } from '../models/loadedModel';
@@ -228,7 +228,7 @@ export async function zeroShot(
       .map((label, i) => ({ label, score: probabilities[i] }))
       .sort((a, b) => b.score - a.score),
     windows: 1,
-    tokens: model.tokenizer.encode(text, { add_special_tokens: false }).length,
+    tokens: encode(model, text).ids.length,
   };
 }
 
@@ -238,7 +238,7 @@ export async function zeroShot(
  */
 export async function classifyRequest(
   model: LoadedModel,
-  params: ClassifyParams,
+  params: ClassifyOptions & { text: string },
   token: Cancellation,
 ): Promise<ClassifyResult> {
   const { zeroShot: zeroShotLabels } = params;

@@ -5,7 +5,7 @@ import {
   type EntityGroup,
   type TokenEntity,
 } from '../../heads/tokenClassification';
-import type { TaggedSpan, TagParams, TagResult, TextRange } from '../../protocol';
+import type { TaggedSpan, TagOptions, TagResult, TextRange } from '../../protocol';
 import {
   defaultLeftContextTokens,
   documentChunks,
@@ -214,7 +214,7 @@ function visibleFirst(
  */
 export async function tagRequest(
   model: LoadedModel,
-  params: TagParams,
+  params: TagOptions & { text: string },
   token: Cancellation,
   onWindow?: (spans: TaggedSpan[]) => void,
 ): Promise<TagResult> {

@@ -67,12 +67,17 @@ export async function closeAll(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }
 
-/** The model host's process id, read through "Show Model Status" (whose picker is closed again). */
-export async function hostPid(): Promise<number> {
+/** The model host's status, read through "Show Model Status" (whose picker is closed again). */
+export async function hostStatus(): Promise<HostStatus> {
   const status = await vscode.commands.executeCommand<HostStatus | undefined>(
     'gpt2Heads.showModelStatus',
   );
   await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
   if (!status) throw new Error('the model status could not be read');
-  return status.pid;
+  return status;
+}
+
+/** The model host's process id. */
+export async function hostPid(): Promise<number> {
+  return (await hostStatus()).pid;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { api, caseText, closeAll, hostPid, openText, until } from './helpers';
+import type { ServerStatus } from '../../../src/protocol';
+import { api, caseText, closeAll, hostPid, hostStatus, openText, until } from './helpers';
 
 describe('model host faults in the editor', () => {
   afterEach(closeAll);
@@ -24,6 +25,45 @@ describe('model host faults in the editor', () => {
     await until(() => extension.hostState() === 'ready', 'the host to be ready');
     assert.match(String(extension.hostStatusBar().tooltip), /stopped unexpectedly/);
     assert.ok(extension.taggedSpans(editor.document.uri, 'ner').length > 0);
+  });
+
+  it('restarts the host again and again and hears each host status once, its documents sent anew', async () => {
+    const extension = await api();
+    const editor = await openText(caseText('names_places'));
+    let pid = await hostPid();
+    for (let restart = 0; restart < 3; restart++) {
+      await vscode.commands.executeCommand('gpt2Heads.restartHost');
+      // Each restart starts a new host (the old one may take a moment to let go of its socket).
+      const deadline = Date.now() + 30_000;
+      let status = await hostStatus().catch(() => undefined);
+      while (!status || status.pid === pid || extension.hostState() !== 'ready') {
+        assert.ok(Date.now() < deadline, 'no new host after "Restart Model Host"');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = await hostStatus().catch(() => undefined);
+      }
+      assert.equal(status.clients, 1, 'the new host serves this window once');
+      pid = status.pid;
+    }
+    const heard: ServerStatus[] = [];
+    const listening = extension.onDidChangeHostStatus((status) => heard.push(status));
+    try {
+      // The new host knows no documents: an edit and a tag request bring it this one again.
+      await editor.edit((edit) => edit.insert(new vscode.Position(0, 0), 'Ada met Grace. '));
+      const spans = await vscode.commands.executeCommand<unknown[]>('gpt2Heads.tagEntities');
+      assert.ok(spans && spans.length > 0, 'tagging failed after the restarts');
+      assert.equal(extension.taggedVersion(editor.document.uri, 'ner'), editor.document.version);
+      await until(
+        () => heard.some((status) => !status.quiescent) && heard.at(-1)?.quiescent,
+        'the host to say it was busy, then quiescent',
+      );
+    } finally {
+      listening.dispose();
+    }
+    // The host never sends the same status twice in a row: a status heard twice was handled by
+    // two handlers, one of them left over from an earlier language client.
+    for (let i = 1; i < heard.length; i++) {
+      assert.notDeepEqual(heard[i], heard[i - 1], `status ${i} was handled twice`);
+    }
   });
 
   it('stops restarting a host that keeps crashing, says how to recover, and restarts on command', async () => {

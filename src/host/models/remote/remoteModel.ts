@@ -8,7 +8,7 @@ import type { PreTrainedTokenizer } from '@huggingface/transformers' with {
 };
 import type { HeadRole, HostSettings, ModelInfo } from '../../../protocol';
 import { HostError } from '../../errors';
-import type { LoadedModel } from '../loadedModel';
+import { readyModel, type LoadedModel } from '../loadedModel';
 import {
   architectureOf,
   readGpt2Config,
@@ -16,7 +16,7 @@ import {
   type Gpt2Architecture,
   type Gpt2Config,
 } from '../../convert/gpt2Config';
-import { expandPath, isLocalSource, labelCount, labelsOf, parameterCount } from '../modelFolder';
+import { expandPath, isLocalSource, labelCount, labelsOf } from '../modelFolder';
 import { transformers } from '../runtime';
 import { checkEndpointUrl, defaultHttpOptions, EndpointError, HttpEndpoint } from './http';
 import { type CompletionsEndpoint } from './openaiCompletions';
@@ -119,7 +119,8 @@ export async function loadRemoteModel(
   const setting = endpointSetting(role, settings);
   checkEndpointUrl(url, setting, settings.offline);
   const endpoint = parseEndpoint(url, setting);
-  const { folder, config, architecture, tokenizer } = await describedBy(source, settings, report);
+  const described = await describedBy(source, settings, report);
+  const { config, architecture } = described;
   const labels = labelsOf(config, labelCount(config, architecture));
   const expected = expectedGraph(architecture, labels.length, source, setting);
   report(`Checking ${endpoint.model}…`);
@@ -130,30 +131,12 @@ export async function loadRemoteModel(
     maxBatch: Math.max(1, settings.endpoints?.maxBatch ?? 8),
     padId: config.pad_token_id ?? config.eos_token_id ?? 0,
   });
-  const info: ModelInfo = {
-    source,
-    roles: [],
-    state: 'ready',
-    architecture,
-    format: 'onnx',
-    labels,
-    contextLength: config.n_positions,
-    parameterCount: parameterCount(config, architecture, labels.length),
-    loadMs: Math.round(performance.now() - started),
-    folder: isLocalSource(source) ? folder : undefined,
-    endpoint: url,
-  };
   report('Ready', true);
-  return {
-    source,
-    folder,
-    config,
-    architecture,
-    tokenizer,
-    session: asInferenceSession(session),
-    generationConfig: {},
-    info,
-  };
+  return readyModel(
+    { source, ...described, session: asInferenceSession(session), generationConfig: {} },
+    { labels, started, local: isLocalSource(source) },
+    { format: 'onnx', endpoint: url },
+  );
 }
 
 /** Adds each remote model's health (`GET {server}/v2/health/ready`) to the status. */
