@@ -170,6 +170,8 @@ export interface HostStatus {
   /** The clients the host serves: 1 for a private host, the connected windows for a shared one. */
   clients: number;
   encodeCache: EncodeCacheStatus;
+  /** Idle, and its garbage collected since its last model call (see host/idleGc.ts). */
+  atRest: boolean;
 }
 
 /** The host's cache of tokenised texts (shared by every client and head with the same tokenizer). */

@@ -25,6 +25,7 @@ import {
 import { SessionDocuments } from './documents';
 import { CancelledError, HostError, type Cancellation } from './errors';
 import type { ModelRegistry } from './models/registry';
+import { atRest } from './idleGc';
 import type { PoolClient, RegistryPool } from './models/registryPool';
 import { withEndpointHealth } from './models/remote/remoteModel';
 import { classifyRequest } from './tasks/classification';
@@ -198,6 +199,7 @@ export function serveClient(
     models: await withEndpointHealth(models().status(), settings),
     pid: process.pid,
     rssBytes: process.memoryUsage().rss,
+    atRest: atRest(),
     uptimeMs: Date.now() - started,
     clients: pool.clientCount,
     encodeCache: encodeCacheStatus(),
