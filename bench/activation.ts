@@ -25,7 +25,9 @@ export function measureActivation(
       timeout: 180_000,
     },
   );
-  if (run.status !== 0 || !existsSync(file)) {
+  // The activation test writes the figure; the harness may still exit non-zero because the
+  // first-use profile has no test that the grep selects.
+  if (!existsSync(file)) {
     log(`activation: not measured (the harness exited with ${run.status ?? run.signal})`);
     return undefined;
   }

@@ -7,7 +7,13 @@ import { performance } from 'node:perf_hooks';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { methods, tagChunk, type HostSettings, type TagParams } from '../src/protocol';
+import {
+  methods,
+  tagChunk,
+  type HostSettings,
+  type HostStatus,
+  type TagParams,
+} from '../src/protocol';
 import { hostSettings, startHost, type HostProcess } from '../test/support/hostProcess';
 import { joinSharedHost, type SharedHostClient } from '../test/support/sharedHostClient';
 import { procMemory } from './machine';
@@ -58,8 +64,19 @@ function rawSessionRss(repoRoot: string, file: string, tokens: number): number {
   return Number(run.stdout.trim()) * 1024;
 }
 
-function rss(pid: number): number {
-  return procMemory(pid)?.rssBytes ?? NaN;
+/**
+ * The host's RSS once it is at rest: idle, with its garbage collected after its last model call
+ * (src/host/idleGc.ts), as a user's host sits between bursts of work.
+ */
+async function rssAtRest(
+  send: (method: string, params?: unknown) => Promise<unknown>,
+): Promise<number> {
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    const status = (await send(methods.status.method)) as HostStatus;
+    if (status.atRest) return status.rssBytes;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the host did not come to rest within 30 s');
 }
 
 async function tagAndClassify(
@@ -149,9 +166,8 @@ export async function benchMemory(options: Options): Promise<MemoryResults> {
       privateHosts.push(host);
       await tagAndClassify((m, p) => host.connection.sendRequest(m, p), text);
       if (i === 0) {
-        const facts = procMemory(host.child.pid!);
-        hostSteadyRssBytes = facts?.rssBytes ?? NaN;
-        hostPeakRssBytes = facts?.peakBytes ?? NaN;
+        hostSteadyRssBytes = await rssAtRest((m, p) => host.connection.sendRequest(m, p));
+        hostPeakRssBytes = procMemory(host.child.pid!)?.peakBytes ?? NaN;
         conversionPeakBytes = Math.max(
           ...[
             ...host.stderr().matchAll(/conversion \(\w+\) done; its process peaked at (\d+) MiB/g),
@@ -160,10 +176,10 @@ export async function benchMemory(options: Options): Promise<MemoryResults> {
       }
     }
     const firstVisibleTags = await firstVisible(privateHosts[0], options);
-    const threePrivateHostsRssBytes = privateHosts.reduce(
-      (sum, host) => sum + rss(host.child.pid!),
-      0,
-    );
+    let threePrivateHostsRssBytes = 0;
+    for (const host of privateHosts) {
+      threePrivateHostsRssBytes += await rssAtRest((m, p) => host.connection.sendRequest(m, p));
+    }
     await Promise.all(privateHosts.splice(0).map((host) => host.stop()));
 
     log('memory: one shared host serving three windows…');
@@ -177,7 +193,9 @@ export async function benchMemory(options: Options): Promise<MemoryResults> {
         clients.push(client);
         await tagAndClassify((m, p) => client.connection.sendRequest(m, p), text);
       }
-      sharedHostThreeClientsRssBytes = rss(await clients[0].pid());
+      sharedHostThreeClientsRssBytes = await rssAtRest((m, p) =>
+        clients[0].connection.sendRequest(m, p),
+      );
     } finally {
       const pid = await clients[0]?.pid().catch(() => undefined);
       for (const client of clients) client.crash();

@@ -137,6 +137,9 @@ export function answerQuestion(
   const preTopk = align_to_words ? top_k * 2 + 10 : top_k;
   let minNullScore = 1000000;
   const answers: QuestionAnswer[] = [];
+  // By lowered text: a long context has thousands of candidates, and scanning the list for each
+  // would make the answer cost grow with the square of the context.
+  const byText = new Map<string, QuestionAnswer>();
   spans.forEach((span, i) => {
     const { candidates, null_score } = selectStartsEnds(
       spanLogits[i],
@@ -151,9 +154,13 @@ export function answerQuestion(
       // HF merges answers whose text is equal ignoring case (Python's str.lower(); JavaScript's
       // toLowerCase differs only in lowering a word-final Σ to ς).
       const lower = text.toLowerCase();
-      const same = answers.find((a) => a.answer.toLowerCase() === lower);
+      const same = byText.get(lower);
       if (same) same.score += candidate.score;
-      else answers.push({ score: candidate.score, start, end, answer: text });
+      else {
+        const answer = { score: candidate.score, start, end, answer: text };
+        byText.set(lower, answer);
+        answers.push(answer);
+      }
     }
   });
   if (handle_impossible_answer) answers.push({ score: minNullScore, start: 0, end: 0, answer: '' });
