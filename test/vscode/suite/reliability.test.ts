@@ -6,7 +6,8 @@ import { api, caseText, closeAll, hostPid, hostStatus, openText, until } from '.
 describe('model host faults in the editor', () => {
   afterEach(closeAll);
 
-  it('ends a tagging request cut off by a killed host, says so, and tags again without a reload', async () => {
+  it('ends a tagging request cut off by a killed host, says so, tags again without a reload, and forgets the crash after a healthy minute', async function () {
+    this.timeout(180_000);
     const extension = await api();
     const long = Array.from({ length: 30 }, () => caseText('long_text')).join('\n\n');
     const editor = await openText(long);
@@ -25,6 +26,14 @@ describe('model host faults in the editor', () => {
     await until(() => extension.hostState() === 'ready', 'the host to be ready');
     assert.match(String(extension.hostStatusBar().tooltip), /stopped unexpectedly/);
     assert.ok(extension.taggedSpans(editor.document.uri, 'ner').length > 0);
+    // Once the host has run for a minute without trouble, the crash is no longer mentioned.
+    const back = Date.now();
+    await until(
+      () => !/stopped unexpectedly/.test(String(extension.hostStatusBar().tooltip)),
+      'the crash notice to be forgotten after a healthy minute',
+      120_000,
+    );
+    assert.ok(Date.now() - back > 30_000, 'the crash notice went before the host had run a while');
   });
 
   it('restarts the host again and again and hears each host status once, its documents sent anew', async () => {
