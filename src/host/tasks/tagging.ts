@@ -203,7 +203,8 @@ function visibleFirst(
   const shown = (chunk: DocumentChunk) => {
     const from = offsets[chunk.start]?.[0] ?? 0;
     const to = offsets[chunk.end - 1]?.[1] ?? from;
-    return visible.some((range) => range.start <= to && range.end >= from);
+    // Half-open: a chunk that ends where the screen begins is not on it.
+    return visible.some((range) => range.start < to && range.end > from);
   };
   return [...chunks.filter(shown), ...chunks.filter((chunk) => !shown(chunk))];
 }

@@ -158,4 +158,57 @@ describe('NER and POS tags in the editor', () => {
     await vscode.commands.executeCommand('gpt2Heads.clearTags');
     assert.equal(extension.taggedSpans(editor.document.uri).length, 0);
   });
+
+  it('paints the tags on screen first, while the rest of a long document is still being tagged', async function () {
+    this.timeout(120_000);
+    const extension = await api();
+    // ~190 copies of the long case: under the 500,000-character guard, ~90 windows of the model.
+    const long = Array.from({ length: 190 }, (_, i) => `${i}. ${caseText('long_text')}`).join(
+      '\n\n',
+    );
+    const editor = await openText(long);
+    const middle = Math.floor(editor.document.lineCount / 2);
+    const target = new vscode.Position(middle, 0);
+    editor.selection = new vscode.Selection(target, target);
+    await until(() => {
+      // The editor may still be laying out the new document: ask again until it has scrolled.
+      editor.revealRange(new vscode.Range(target, target), vscode.TextEditorRevealType.InCenter);
+      return editor.visibleRanges.some((range) => range.contains(target));
+    }, 'the middle of the document on screen');
+    const visible = editor.visibleRanges.map((range) => [range.start.line, range.end.line]);
+    let settled = false;
+    const tagging = Promise.resolve(
+      vscode.commands.executeCommand<unknown[]>('gpt2Heads.tagEntities'),
+    ).finally(() => (settled = true));
+    // The first tags painted while the command is still running: those of the window on screen.
+    const first = await until(() => {
+      const painted = Object.values(extension.shownDecorations(editor.document.uri)).flat();
+      return painted.length > 0 ? { painted, settled } : undefined;
+    }, 'the first painted tags');
+    const spans = await tagging;
+    assert.equal(first.settled, false, 'nothing was painted before the whole document was tagged');
+    // Windows finish in bursts that are painted together, and a window on screen may reach a
+    // little above or below it; but those windows come first: tagging from the top would paint
+    // only lines hundreds of lines above the screen.
+    const reach = 30;
+    const nearScreen = (range: vscode.Range) =>
+      visible.some(
+        ([start, end]) => range.end.line >= start - reach && range.start.line <= end + reach,
+      );
+    assert.ok(
+      first.painted.some(nearScreen),
+      `the first tags painted (lines ${first.painted.map((r) => r.start.line).join(', ')}) are ` +
+        `far from the screen (${JSON.stringify(visible)})`,
+    );
+    assert.ok(
+      spans && spans.length > first.painted.length,
+      'the rest of the document was not tagged',
+    );
+    assert.ok(
+      extension
+        .taggedSpans(editor.document.uri, 'ner')
+        .some((span) => span.range.end.line < visible[0][0]),
+      'no tags above the screen once done',
+    );
+  });
 });
