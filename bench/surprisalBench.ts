@@ -111,7 +111,6 @@ export async function benchSurprisal(
   const request = (document: string) =>
     timed(() =>
       host.request<SurprisalParams, SurprisalResult>(methods.surprisal, {
-        uri: 'bench:surprisal',
         text: document,
         top_k: 5,
       }),

@@ -406,10 +406,10 @@ export interface ChooseResult {
   model: string;
 }
 
-export interface SurprisalParams {
-  /** The document, for the log; the host caches windows by their content. */
-  uri: string;
-  text: string;
+/** The whole document by name (synchronised text), or a text such as a selection. */
+export type SurprisalParams = TextOrDocument & SurprisalOptions;
+
+export interface SurprisalOptions {
   /** Alternatives to return per token (default 5). */
   top_k?: number;
   /** Left-context tokens per window (default: an eighth of the model's context). */

@@ -258,12 +258,14 @@ export class SurprisalLens implements vscode.Disposable {
     const version = document.version;
     const scope = state.scope;
     const base = scope?.start ?? 0;
-    const text = scope ? document.getText().slice(scope.start, scope.end) : document.getText();
     this.renderStatus();
     try {
+      // The whole document is named (the host has its text, synchronised); a selection is sent.
       const result = await this.ctx.host.request(
         methods.surprisal,
-        { uri: key, text, top_k: alternativesShown },
+        scope
+          ? { text: document.getText().slice(scope.start, scope.end), top_k: alternativesShown }
+          : { textDocument: { uri: key, version }, top_k: alternativesShown },
         source.token,
       );
       if (

@@ -272,9 +272,10 @@ export function serveClient(
   );
 
   connection.onRequest(methods.surprisal, (params, token) =>
-    answer(methods.surprisal.method, token, () =>
-      models().use('lm', (model) => surprisalResult(model, params, token)),
-    ),
+    answer(methods.surprisal.method, token, async () => {
+      const text = await documents.textOf(params, token);
+      return models().use('lm', (model) => surprisalResult(model, { ...params, text }, token));
+    }),
   );
 
   return () => {

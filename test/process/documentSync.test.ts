@@ -16,6 +16,7 @@ import {
   methods,
   type ClassifyOptions,
   type ErrorData,
+  type SurprisalResult,
   type TagOptions,
   type TagResult,
   type TextOrDocument,
@@ -43,6 +44,15 @@ function ofText({ cachedWindows: _cached, ...rest }: TagResult) {
   return rest;
 }
 
+/** The same for the surprisal lens: what it says about the text, not what was recomputed. */
+function surprisalOfText({
+  cachedWindows: _cached,
+  recomputed: _recomputed,
+  ...rest
+}: SurprisalResult) {
+  return rest;
+}
+
 describe('documents synchronised with the host', function () {
   this.timeout(120_000);
   let host: HostProcess;
@@ -55,6 +65,7 @@ describe('documents synchronised with the host', function () {
         ner: fixtureModels.ner,
         pos: fixtureModels.pos,
         classification: fixtureModels.classification,
+        lm: fixtureModels.lm,
       }),
     );
   });
@@ -138,6 +149,15 @@ describe('documents synchronised with the host', function () {
       text,
     });
     assert.deepEqual(named, sent);
+    // The surprisal lens reads the document by its URI too.
+    const surprisalNamed = surprisalOfText(
+      await host.connection.sendRequest(methods.surprisal, { ...document.named(), top_k: 3 }),
+    );
+    const surprisalSent = surprisalOfText(
+      await host.connection.sendRequest(methods.surprisal, { text, top_k: 3 }),
+    );
+    assert.ok(surprisalNamed.offsets.length > 0);
+    assert.deepEqual(surprisalNamed, surprisalSent);
   });
 
   it('tokenises a document once for its NER, POS and classification requests', async () => {

@@ -18,8 +18,8 @@ describe('surprisal in the model host process', function () {
   this.timeout(120_000);
   let host: HostProcess;
   const document = `${longText}\n\n${longText}\n\n${longText}`;
-  const request = (text: string, uri = 'file:///story.txt') =>
-    host.connection.sendRequest(methods.surprisal, { uri, text, top_k: 5 });
+  const request = (text: string) =>
+    host.connection.sendRequest(methods.surprisal, { text, top_k: 5 });
 
   before(async () => {
     host = await startHost(
@@ -75,7 +75,7 @@ describe('surprisal in the model host process', function () {
     const pending = host.connection.sendRequest(
       methods.surprisal,
       // Words reversed: windows the host has not cached.
-      { uri: 'file:///other.txt', text: document.split(' ').reverse().join(' ') },
+      { text: document.split(' ').reverse().join(' ') },
       source.token,
     );
     setTimeout(() => source.cancel(), 50);

@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { strideWindows, summarize } from '../../heads/surprisal';
-import { errorCodes, type SurprisalParams, type SurprisalResult } from '../../protocol';
+import { errorCodes, type SurprisalOptions, type SurprisalResult } from '../../protocol';
 import { defaultLeftContextTokens, documentChunks, lineStarts } from '../../text/documentChunks';
 import type { EncodedText } from '../../text/offsets';
 import { GraphBuilder } from '../convert/proto';
@@ -284,7 +284,7 @@ export function textRanges(result: TextSurprisal, ranges: [number, number][]): [
 /** The editor's request: the text's surprisal in the cached windows, shaped for the protocol. */
 export async function surprisalResult(
   model: LoadedModel,
-  params: SurprisalParams,
+  params: SurprisalOptions & { text: string },
   token: Cancellation,
 ): Promise<SurprisalResult> {
   const result = await surprisalOfDocument(model, params.text, params, token);
