@@ -82,7 +82,13 @@ export class ModelRegistry {
     if (reload || modelsChanged) this.shared = undefined;
     const wanted = new Set(Object.values(settings.models).filter(Boolean));
     for (const entry of [...this.entries.values()]) {
-      const regroup = modelsChanged && entry.loaded?.info.sharedBackbone;
+      // A head in a shared graph, or a checkpoint head loaded alone that a new peer may now
+      // share its backbone with: loaded again, it joins the group (not a second backbone).
+      const info = entry.loaded?.info;
+      const mayShare =
+        info?.sharedBackbone ||
+        (info?.format === 'safetensors' && sharesHead(info.architecture ?? ''));
+      const regroup = modelsChanged && mayShare;
       if (reload || regroup || !wanted.has(entry.source)) this.retire(entry);
     }
   }

@@ -110,4 +110,25 @@ describe('heads that share a backbone', function () {
     await other.use('ner', async (model) => assert.equal(model.info.sharedBackbone, false));
     await other.dispose();
   });
+
+  it('regroup a head loaded alone when a head sharing its backbone is configured later', async () => {
+    const settings = { cacheDir: join(root, 'cache3'), dtype: 'fp32' as const };
+    const later = new ModelRegistry(hostSettings({ ner }, settings));
+    try {
+      await later.use('ner', async (model) => assert.equal(model.info.sharedBackbone, false));
+      later.configure(hostSettings({ ner, pos }, settings));
+      await later.use('ner', async (model) => assert.equal(model.info.sharedBackbone, true));
+      await later.use('pos', async (model) => assert.equal(model.info.sharedBackbone, true));
+      // One model entry per head, no NER left over from before on its own backbone.
+      assert.deepEqual(
+        later.status().map((info) => [info.roles, info.sharedBackbone]),
+        [
+          [['ner'], true],
+          [['pos'], true],
+        ],
+      );
+    } finally {
+      await later.dispose();
+    }
+  });
 });
