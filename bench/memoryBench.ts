@@ -14,7 +14,12 @@ import {
   type HostStatus,
   type TagParams,
 } from '../src/protocol';
-import { hostSettings, startHost, type HostProcess } from '../test/support/hostProcess';
+import {
+  hostSettings,
+  startHost,
+  statusAtRest,
+  type HostProcess,
+} from '../test/support/hostProcess';
 import { joinSharedHost, type SharedHostClient } from '../test/support/sharedHostClient';
 import { procMemory } from './machine';
 import type { BenchModels } from './models';
@@ -64,19 +69,12 @@ function rawSessionRss(repoRoot: string, file: string, tokens: number): number {
   return Number(run.stdout.trim()) * 1024;
 }
 
-/**
- * The host's RSS once it is at rest: idle, with its garbage collected after its last model call
- * (src/host/idleGc.ts), as a user's host sits between bursts of work.
- */
+/** The host's RSS at rest (statusAtRest); `send` is its connection's sendRequest. */
 async function rssAtRest(
   send: (method: string, params?: unknown) => Promise<unknown>,
 ): Promise<number> {
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    const status = (await send(methods.status.method)) as HostStatus;
-    if (status.atRest) return status.rssBytes;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the host did not come to rest within 30 s');
+  const status = await statusAtRest(() => send(methods.status.method) as Promise<HostStatus>);
+  return status.rssBytes;
 }
 
 async function tagAndClassify(

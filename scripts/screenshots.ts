@@ -165,6 +165,18 @@ async function save(page: Page, name: string, clip: Box, limit = maxBytes): Prom
   if (bytes > limit) throw new Error(`${name}.png is over ${limit / 1024} KB`);
 }
 
+/** Saves the editor's text area down to and across the status bar, whose labels are the point. */
+async function saveEditorWithStatusBar(page: Page, name: string): Promise<void> {
+  const bar = (await page.locator('.part.statusbar').boundingBox())!;
+  const text = await editorTextBox(page);
+  await save(page, name, {
+    x: text.x,
+    y: text.y,
+    width: bar.width - text.x,
+    height: bar.y + bar.height - text.y,
+  });
+}
+
 async function takeScreenshots(page: Page): Promise<void> {
   await page.locator('.statusbar').waitFor({ state: 'visible', timeout: 60_000 });
   await runCommand(page, 'View: Close Primary Side Bar');
@@ -209,14 +221,7 @@ async function takeScreenshots(page: Page): Promise<void> {
     .nth(1)
     .waitFor({ state: 'visible', timeout: 60_000 });
   await clearNotifications(page);
-  const statusbar = (await page.locator('.part.statusbar').boundingBox())!;
-  const editor = await editorTextBox(page);
-  await save(page, 'classification', {
-    x: editor.x,
-    y: editor.y,
-    width: statusbar.width - editor.x,
-    height: statusbar.y + statusbar.height - editor.y,
-  });
+  await saveEditorWithStatusBar(page, 'classification');
 
   // A question about the whole document: the best answer is highlighted, all are listed.
   await page.locator('.part.editor .view-lines').first().click();
@@ -273,14 +278,7 @@ async function takeScreenshots(page: Page): Promise<void> {
     .first()
     .waitFor({ state: 'visible', timeout: 10_000 });
   await page.waitForTimeout(300);
-  const bar = (await page.locator('.part.statusbar').boundingBox())!;
-  const text = await editorTextBox(page);
-  await save(page, 'surprisal', {
-    x: text.x,
-    y: text.y,
-    width: bar.width - text.x,
-    height: bar.y + bar.height - text.y,
-  });
+  await saveEditorWithStatusBar(page, 'surprisal');
 }
 
 /**

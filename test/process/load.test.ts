@@ -10,7 +10,7 @@ import {
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import { errorCodes, methods, type HostStatus } from '../../src/protocol';
-import { hostSettings, startHost, type HostProcess } from '../support/hostProcess';
+import { hostSettings, startHost, statusAtRest, type HostProcess } from '../support/hostProcess';
 import { fixtureModels, repoRoot } from '../support/fixtures';
 import { joinSharedHost, type SharedHostClient } from '../support/sharedHostClient';
 
@@ -83,21 +83,15 @@ interface Soak {
   statusRequests: number;
 }
 
-/**
- * The host's status once it has collected its garbage after its last model call: RSS is compared
- * at rest, as a user's host sits between bursts of typing (see src/host/idleGc.ts).
- */
-async function atRest(
+/** The host's status at rest (statusAtRest), counting the status requests that took. */
+function atRest(
   connection: MessageConnection,
   sent: { statusRequests: number },
 ): Promise<HostStatus> {
-  for (let waited = 0; waited < 30_000; waited += 100) {
+  return statusAtRest(() => {
     sent.statusRequests++;
-    const status = await connection.sendRequest(methods.status);
-    if (status.atRest) return status;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the host did not collect its garbage within 30 s of going idle');
+    return connection.sendRequest(methods.status);
+  });
 }
 
 /** Sends `total` requests round-robin over the connections, with type-ahead cancellation. */

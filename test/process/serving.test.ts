@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closedPort } from '../support/ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -67,15 +67,6 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 
 async function fault(url: string, state: Record<string, unknown>): Promise<void> {
   await fetch(`${new URL(url).origin}/_fault`, { method: 'POST', body: JSON.stringify(state) });
-}
-
-/** A loopback port with nothing listening: a server that is down. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function remoteSettings(

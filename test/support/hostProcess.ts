@@ -9,7 +9,7 @@ import {
   IPCMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { modelsFor, type HeadRole, type HostSettings } from '../../src/protocol';
+import { modelsFor, type HeadRole, type HostSettings, type HostStatus } from '../../src/protocol';
 
 export interface HostProcess {
   connection: MessageConnection;
@@ -82,4 +82,17 @@ export async function startHost(repoRoot: string, settings: HostSettings): Promi
       connection.dispose();
     },
   };
+}
+
+/**
+ * The host's status once it is at rest: idle, with its garbage collected after its last model
+ * call (src/host/idleGc.ts), as a user's host sits between bursts of work. `status` asks for it.
+ */
+export async function statusAtRest(status: () => Promise<HostStatus>): Promise<HostStatus> {
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    const answer = await status();
+    if (answer.atRest) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the host did not collect its garbage within 30 s of going idle');
 }

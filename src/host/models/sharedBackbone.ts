@@ -50,7 +50,7 @@ interface Group {
 }
 
 /** Changes when the backbone identity is computed differently, so old remembered ones are ignored. */
-const backboneHashVersion = 2;
+const backboneHashVersion = 3;
 
 /** The shard files a sharded safetensors checkpoint lists (none for a single file). */
 function shardFiles(folder: string): string[] {
@@ -59,6 +59,17 @@ function shardFiles(folder: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The names, sizes and dates of a checkpoint's safetensors files: changes when they do. */
+function weightFilesStamp(folder: string): string {
+  return [safetensorsFile, safetensorsIndexFile, ...shardFiles(folder)]
+    .filter((file) => existsSync(join(folder, file)))
+    .map((file) => {
+      const { size, mtimeMs } = statSync(join(folder, file));
+      return `${file}:${size}:${mtimeMs}\n`;
+    })
+    .join('');
 }
 
 /** Forward passes of shared graphs so far (each serves every head of its group). */
@@ -148,13 +159,7 @@ export class SharedBackbones {
   private backboneIdentity(folder: string, config: Gpt2Config): string {
     const dims = readGpt2Dims(config);
     const stamp = createHash('sha256').update(`${backboneHashVersion}\n${folder}\n`);
-    for (const file of [safetensorsFile, safetensorsIndexFile, ...shardFiles(folder)]) {
-      const path = join(folder, file);
-      if (existsSync(path)) {
-        const { size, mtimeMs } = statSync(path);
-        stamp.update(`${file}:${size}:${mtimeMs}\n`);
-      }
-    }
+    stamp.update(weightFilesStamp(folder));
     const remembered = join(this.cacheDir, 'backbones', stamp.digest('hex').slice(0, 32));
     if (existsSync(remembered)) return readFileSync(remembered, 'utf8');
     const hash = createHash('sha256');
@@ -164,15 +169,10 @@ export class SharedBackbones {
     hash.update(JSON.stringify(backboneDims));
     const tensors = backboneTensors(dims, readCheckpointWeights(folder));
     for (const [name, tensor] of [...tensors].sort(([a], [b]) => a.localeCompare(b))) {
-      hash.update(name);
-      const source = sourceOf(tensor);
-      if (source) {
-        hash.update(source.dtype);
-        forEachChunk(source.file, source.offset, source.length, (chunk) => hash.update(chunk));
-      } else {
-        const { data } = tensor;
-        hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      }
+      // Safetensors weights are opened lazily (readCheckpointWeights): hashed as stored, unread.
+      const source = sourceOf(tensor)!;
+      hash.update(`${name}\n${source.dtype}\n`);
+      forEachChunk(source.file, source.offset, source.length, (chunk) => hash.update(chunk));
     }
     const identity = hash.digest('hex');
     try {
@@ -191,11 +191,7 @@ export class SharedBackbones {
       identity.update(member.backbone);
       const stat = statSync(join(member.folder, 'config.json'));
       identity.update(`${member.folder}:${stat.mtimeMs}`);
-      for (const file of [safetensorsFile, safetensorsIndexFile]) {
-        const path = join(member.folder, file);
-        if (existsSync(path))
-          identity.update(`${file}:${statSync(path).size}:${statSync(path).mtimeMs}`);
-      }
+      identity.update(weightFilesStamp(member.folder));
     }
     const file = join(this.cacheDir, 'shared', `${identity.digest('hex').slice(0, 32)}.onnx`);
     if (!existsSync(file)) {

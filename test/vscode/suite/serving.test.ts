@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closedPort } from '../../support/ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -43,14 +43,6 @@ async function standIns(): Promise<{ child: ChildProcess; urls: StandInUrls }> {
     child.once('exit', (code) => reject(new Error(`the stand-ins exited (${code}): ${stderr}`)));
   });
   return { child, urls };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function modelStatus(): Promise<HostStatus> {
